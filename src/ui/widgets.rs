@@ -1,0 +1,157 @@
+//! Small reusable pieces: JSON tree, hex dump, and the formatting of times, sizes and counts.
+
+use egui::{RichText, Ui};
+use serde_json::Value;
+
+use super::theme::Theme;
+
+/// Children shown per object or array before "… N more" (keeps huge payloads drawable).
+const MAX_CHILDREN_SHOWN: usize = 200;
+
+/// A collapsible tree of a parsed JSON value. `id_salt` keeps open/closed state per message.
+pub fn json_tree_ui(ui: &mut Ui, id_salt: impl std::hash::Hash + std::fmt::Debug, value: &Value) {
+    ui.push_id(id_salt, |ui| json_node_ui(ui, None, value, 0));
+}
+
+fn json_node_ui(ui: &mut Ui, key: Option<&str>, value: &Value, depth: usize) {
+    let label = |ui: &mut Ui, text: RichText| {
+        ui.horizontal_wrapped(|ui| {
+            ui.spacing_mut().item_spacing.x = 4.0;
+            if let Some(key) = key {
+                ui.label(RichText::new(format!("{key}:")).color(Theme::JSON_KEY).monospace());
+            }
+            ui.label(text.monospace());
+        });
+    };
+    match value {
+        Value::Object(map) => {
+            let title = format!("{}{{{}}}", key.map(|k| format!("{k}: ")).unwrap_or_default(), map.len());
+            egui::CollapsingHeader::new(RichText::new(title).monospace())
+                .id_salt((depth, key))
+                .default_open(depth < 2)
+                .show(ui, |ui| {
+                    for (k, v) in map.iter().take(MAX_CHILDREN_SHOWN) {
+                        json_node_ui(ui, Some(k), v, depth + 1);
+                    }
+                    more_ui(ui, map.len());
+                });
+        }
+        Value::Array(items) => {
+            let title = format!("{}[{}]", key.map(|k| format!("{k}: ")).unwrap_or_default(), items.len());
+            egui::CollapsingHeader::new(RichText::new(title).monospace())
+                .id_salt((depth, key))
+                .default_open(depth < 2)
+                .show(ui, |ui| {
+                    for (i, v) in items.iter().take(MAX_CHILDREN_SHOWN).enumerate() {
+                        json_node_ui(ui, Some(&i.to_string()), v, depth + 1);
+                    }
+                    more_ui(ui, items.len());
+                });
+        }
+        Value::String(s) => label(ui, RichText::new(format!("{s:?}")).color(Theme::JSON_STRING)),
+        Value::Number(n) => label(ui, RichText::new(n.to_string()).color(Theme::JSON_NUMBER)),
+        Value::Bool(b) => label(ui, RichText::new(b.to_string()).color(Theme::JSON_LITERAL)),
+        Value::Null => label(ui, RichText::new("null").color(Theme::JSON_LITERAL)),
+    }
+}
+
+fn more_ui(ui: &mut Ui, total: usize) {
+    if total > MAX_CHILDREN_SHOWN {
+        ui.label(
+            RichText::new(format!("… {} more", total - MAX_CHILDREN_SHOWN)).color(Theme::TEXT_MUTED),
+        );
+    }
+}
+
+/// Classic 16-bytes-per-line hex dump with an ASCII column.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 4 + 16);
+    for (line, chunk) in bytes.chunks(16).enumerate() {
+        out.push_str(&format!("{:08x}  ", line * 16));
+        for i in 0..16 {
+            match chunk.get(i) {
+                Some(b) => out.push_str(&format!("{b:02x} ")),
+                None => out.push_str("   "),
+            }
+            if i == 7 {
+                out.push(' ');
+            }
+        }
+        out.push(' ');
+        out.extend(chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }));
+        out.push('\n');
+    }
+    out
+}
+
+/// Bytes as lowercase hex without separators (Correlation Data).
+pub fn hex_compact(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `HH:MM:SS.mmm` of a receive time, in UTC.
+pub fn time_of_day_utc(at_nanos: u64) -> String {
+    let millis_of_day = (at_nanos / 1_000_000) % 86_400_000;
+    let (h, rest) = (millis_of_day / 3_600_000, millis_of_day % 3_600_000);
+    let (m, rest) = (rest / 60_000, rest % 60_000);
+    format!("{h:02}:{m:02}:{:02}.{:03}", rest / 1000, rest % 1000)
+}
+
+/// 1 234 B, 12.3 KiB, 4.5 MiB.
+pub fn format_bytes(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else if b < KIB * KIB * KIB {
+        format!("{:.1} MiB", b / KIB / KIB)
+    } else {
+        format!("{:.2} GiB", b / KIB / KIB / KIB)
+    }
+}
+
+/// 1 234 567 with thin spaces between groups of three.
+pub fn format_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{2009}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Human duration for waits and ages: 850 ms, 3.2 s, 4 min 05 s.
+pub fn format_millis(millis: u64) -> String {
+    if millis < 1000 {
+        format!("{millis} ms")
+    } else if millis < 60_000 {
+        format!("{:.1} s", millis as f64 / 1000.0)
+    } else {
+        format!("{} min {:02} s", millis / 60_000, (millis % 60_000) / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting() {
+        assert_eq!(time_of_day_utc(3_723_004_000_000), "01:02:03.004");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(format_count(1_234_567), "1\u{2009}234\u{2009}567");
+        assert_eq!(format_count(12), "12");
+        assert_eq!(format_millis(3_200), "3.2 s");
+        assert_eq!(hex_compact(&[0, 0xab]), "00ab");
+        let dump = hex_dump(b"hello\x00world!!!!!!x");
+        assert!(dump.starts_with("00000000  68 65 6c 6c 6f 00"));
+        assert!(dump.contains("hello.world"));
+        assert_eq!(dump.lines().count(), 2);
+    }
+}

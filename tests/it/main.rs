@@ -1,0 +1,10 @@
+//! The one integration test binary (links once): real brokers on loopback, headless UI.
+
+#[allow(dead_code)]
+mod support;
+mod session;
+mod demo;
+mod store;
+mod ui;
+mod fixture;
+mod report;
