@@ -15,7 +15,9 @@ use crate::mqtt::{self, SessionCommand, SessionHandle, SessionOptions};
 use crate::protocol::SessionEvent;
 use crate::settings::{self, Profile, Settings};
 use crate::ui::connection_dialog::{connection_dialog_ui, ConnectionDialogState};
+use crate::ui::presence::{presence_view_ui, PresenceViewState};
 use crate::ui::raw_view::{raw_view_ui, RawViewState};
+use crate::ui::timeline::{timeline_view_ui, TimelineViewState};
 use crate::ui::status_bar::status_bar_ui;
 use crate::ui::theme::Theme;
 use crate::ui::{Action, View};
@@ -51,6 +53,8 @@ pub struct MeshscopeApp {
     settings: Settings,
     view: View,
     raw: RawViewState,
+    presence: PresenceViewState,
+    timeline: TimelineViewState,
     dialog: ConnectionDialogState,
     pending_save: Option<PendingSave>,
     picked_path: Arc<std::sync::Mutex<Option<PathBuf>>>,
@@ -85,6 +89,8 @@ impl MeshscopeApp {
             settings,
             view: options.view,
             raw: RawViewState::default(),
+            presence: PresenceViewState::default(),
+            timeline: TimelineViewState::default(),
             dialog: ConnectionDialogState::default(),
             pending_save: None,
             picked_path: Arc::default(),
@@ -194,6 +200,10 @@ impl MeshscopeApp {
                 }
             }
             Action::SelectView(view) => self.view = view,
+            // The views keep their own selection; these also switch to the view that shows it.
+            Action::SelectParticipant(_) => self.view = View::Presence,
+            Action::SelectTrace(Some(_)) => self.view = View::Timeline,
+            Action::SelectTrace(None) => {}
         }
     }
 
@@ -235,6 +245,11 @@ impl MeshscopeApp {
             if i.consume_shortcut(&help) {
                 self.show_shortcuts = !self.show_shortcuts;
             }
+            for view in View::ALL {
+                if i.consume_shortcut(&KeyboardShortcut::new(Modifiers::COMMAND, view.key())) {
+                    actions.push(Action::SelectView(view));
+                }
+            }
         });
     }
 
@@ -250,6 +265,8 @@ impl MeshscopeApp {
             let model = shared.lock();
             egui::Panel::bottom("status_bar").show(ui, |ui| status_bar_ui(ui, &model, now_nanos));
             egui::CentralPanel::default().show(ui, |ui| match self.view {
+                View::Presence => presence_view_ui(ui, &model, &mut self.presence, now_nanos, &mut actions),
+                View::Timeline => timeline_view_ui(ui, &model, &mut self.timeline, now_nanos, &mut actions),
                 View::Messages => raw_view_ui(ui, &model, &mut self.raw, &mut actions),
             });
         }
@@ -282,7 +299,12 @@ impl MeshscopeApp {
             });
             ui.separator();
             for view in View::ALL {
-                if ui.selectable_label(self.view == view, view.title()).clicked() {
+                let key = match view {
+                    View::Presence => "Ctrl+1",
+                    View::Timeline => "Ctrl+2",
+                    View::Messages => "Ctrl+3",
+                };
+                if ui.selectable_label(self.view == view, view.title()).on_hover_text(key).clicked() {
                     actions.push(Action::SelectView(view));
                 }
             }
@@ -340,6 +362,7 @@ impl MeshscopeApp {
         egui::Window::new("Keyboard shortcuts").open(&mut self.show_shortcuts).show(ui.ctx(), |ui| {
             egui::Grid::new("shortcuts").num_columns(2).show(ui, |ui| {
                 for (keys, what) in [
+                    ("Ctrl+1 / 2 / 3", "Presence / Timeline / Messages"),
                     ("Ctrl+K", "Connect to a broker"),
                     ("Ctrl+F", "Filter topics"),
                     ("Up / Down", "Previous / next message"),

@@ -70,6 +70,10 @@ pub struct GuiArgs {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum ViewArg {
+    /// The presence map: who is there, online or not, and who calls whom.
+    Presence,
+    /// The trace timeline and latency plots.
+    Timeline,
     /// The raw message table.
     #[default]
     Messages,

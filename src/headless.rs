@@ -40,6 +40,8 @@ pub fn model_config(args: &GuiArgs) -> ModelConfig {
 
 pub fn view(arg: ViewArg) -> View {
     match arg {
+        ViewArg::Presence => View::Presence,
+        ViewArg::Timeline => View::Timeline,
         ViewArg::Messages => View::Messages,
     }
 }

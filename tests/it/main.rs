@@ -8,3 +8,5 @@ mod store;
 mod ui;
 mod fixture;
 mod report;
+mod presence_view;
+mod timeline_view;

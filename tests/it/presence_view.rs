@@ -1,0 +1,1 @@
+//! Presence map view tests
