@@ -6,7 +6,9 @@ use anyhow::Context as _;
 
 use crate::cli::{ConnectArgs, GuiArgs, ViewArg};
 use crate::model::{MeshConfig, ModelConfig, StoreLimits};
-use crate::mqtt::{self, BrokerUrl, SessionOptions};
+use crate::mqtt::{self, BrokerUrl, SessionCommand, SessionOptions};
+use crate::ingest::{self, SharedModel};
+use std::time::Duration;
 use crate::ui::View;
 
 /// Session options from the command line; the password only ever comes from an environment variable.
@@ -72,12 +74,50 @@ pub fn run_demo(broker: &str, seed: u64) -> anyhow::Result<()> {
     })
 }
 
-/// `meshscope report`: prints the model as JSON, from a live broker or a recording.
+/// `meshscope report`: prints the model as JSON, from a recording or from a live broker.
 pub fn run_report(
-    _connect: &ConnectArgs,
-    _duration_secs: Option<f64>,
-    _replay: Option<&std::path::Path>,
-    _request_timeout_secs: f64,
+    connect: &ConnectArgs,
+    duration_secs: Option<f64>,
+    replay: Option<&std::path::Path>,
+    request_timeout_secs: f64,
 ) -> anyhow::Result<()> {
-    anyhow::bail!("the report lands with the mesh model")
+    if !(request_timeout_secs.is_finite() && request_timeout_secs > 0.0) {
+        anyhow::bail!("--request-timeout must be a positive number of seconds");
+    }
+    let mesh = MeshConfig {
+        request_timeout_nanos: (request_timeout_secs * 1e9) as u64,
+        ..MeshConfig::default()
+    };
+    let report = match (replay, duration_secs) {
+        (Some(path), _) => crate::report::replay_file(path, mesh)?,
+        (None, Some(secs)) => report_live(connect, secs, mesh)?,
+        (None, None) => anyhow::bail!("report needs --replay FILE, or --broker URL with --duration SECS"),
+    };
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
+/// Observes a live broker for `duration_secs`, then builds the report from what was seen.
+pub fn report_live(args: &ConnectArgs, duration_secs: f64, mesh: MeshConfig) -> anyhow::Result<serde_json::Value> {
+    let broker = args.broker.as_deref().context("--broker is required with --duration")?;
+    let options = session_options(args, broker)?;
+    let duration = Duration::try_from_secs_f64(duration_secs).context("--duration must be a positive number of seconds")?;
+    mqtt::install_crypto_provider();
+    let runtime = runtime()?;
+    let model = SharedModel::new(ModelConfig { store: StoreLimits::default(), mesh });
+    let (events, receiver) = ingest::channel();
+    let pump = runtime.spawn(ingest::run(model.clone(), receiver, None));
+    let session = mqtt::spawn(runtime.handle(), options, events);
+    runtime.block_on(async {
+        // The observation window the user asked for, not a synchronisation.
+        tokio::time::sleep(duration).await;
+        let _ = session.send(SessionCommand::Disconnect).await;
+        drop(session);
+        let _ = tokio::time::timeout(Duration::from_secs(5), pump).await;
+    });
+    let mut guard = model.lock();
+    let end = guard.mesh.observed().to_nanos.unwrap_or(0).max(crate::now_nanos());
+    guard.tick(end);
+    let observed = guard.mesh.observed();
+    Ok(crate::report::build(&guard.mesh, &observed))
 }
