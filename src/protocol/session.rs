@@ -22,12 +22,25 @@ pub struct ConnackInfo {
 /// The observer session's state; every change is reported as a `SessionEvent::State`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectionState {
-    Connecting { broker: String, attempt: u32 },
-    Connected { broker: String, client_id: String, connack: ConnackInfo },
+    Connecting {
+        broker: String,
+        attempt: u32,
+    },
+    Connected {
+        broker: String,
+        client_id: String,
+        connack: ConnackInfo,
+    },
     /// Lost or refused; `retry_in_millis` is the backoff before the next attempt (None: not retrying).
-    Disconnected { broker: String, reason: String, retry_in_millis: Option<u64> },
+    Disconnected {
+        broker: String,
+        reason: String,
+        retry_in_millis: Option<u64>,
+    },
     /// Stopped by the user (or the session ended); no reconnect.
-    Stopped { broker: String },
+    Stopped {
+        broker: String,
+    },
 }
 
 /// What the MQTT session hands to ingest, in order, through one bounded channel.
@@ -35,11 +48,25 @@ pub enum ConnectionState {
 pub enum SessionEvent {
     Message(RawMessage),
     /// Stamped with the receive clock like messages, so gaps can be drawn on the time axis.
-    State { at_nanos: u64, state: ConnectionState },
+    State {
+        at_nanos: u64,
+        state: ConnectionState,
+    },
     /// A filter the broker refused in its SUBACK (reported, not fatal).
-    SubscribeRefused { at_nanos: u64, filter: String, reason: String },
+    SubscribeRefused {
+        at_nanos: u64,
+        filter: String,
+        reason: String,
+    },
     /// A command the session could not carry out (bad topic, channel closed, ...).
-    CommandFailed { at_nanos: u64, what: String, reason: String },
+    CommandFailed {
+        at_nanos: u64,
+        what: String,
+        reason: String,
+    },
     /// A publish this session sent was handed to the broker (QoS 0) or acknowledged (QoS 1/2).
-    Published { at_nanos: u64, topic: String },
+    Published {
+        at_nanos: u64,
+        topic: String,
+    },
 }
