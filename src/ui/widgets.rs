@@ -117,7 +117,7 @@ pub fn format_count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{2009}');
         }
         out.push(c);
@@ -153,5 +153,30 @@ mod tests {
         assert!(dump.starts_with("00000000  68 65 6c 6c 6f 00"));
         assert!(dump.contains("hello.world"));
         assert_eq!(dump.lines().count(), 2);
+    }
+}
+
+/// How long ago, short: "now", "12 s", "4 min", "2 h 05 min", "3 d".
+pub fn format_age_nanos(now_nanos: u64, at_nanos: u64) -> String {
+    let secs = now_nanos.saturating_sub(at_nanos) / 1_000_000_000;
+    match secs {
+        0 => "now".to_owned(),
+        1..=59 => format!("{secs} s"),
+        60..=3_599 => format!("{} min", secs / 60),
+        3_600..=86_399 => format!("{} h {:02} min", secs / 3_600, (secs % 3_600) / 60),
+        _ => format!("{} d", secs / 86_400),
+    }
+}
+
+/// A latency: "0.42 ms", "12.3 ms", "340 ms", "1.24 s".
+pub fn format_latency_micros(micros: u64) -> String {
+    if micros < 10_000 {
+        format!("{:.2} ms", micros as f64 / 1000.0)
+    } else if micros < 100_000 {
+        format!("{:.1} ms", micros as f64 / 1000.0)
+    } else if micros < 1_000_000 {
+        format!("{} ms", micros / 1000)
+    } else {
+        format!("{:.2} s", micros as f64 / 1e6)
     }
 }
