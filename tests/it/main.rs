@@ -10,3 +10,5 @@ mod fixture;
 mod report;
 mod presence_view;
 mod timeline_view;
+mod cli;
+mod record;
