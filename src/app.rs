@@ -14,13 +14,16 @@ use crate::model::ModelConfig;
 use crate::mqtt::{self, SessionCommand, SessionHandle, SessionOptions};
 use crate::protocol::SessionEvent;
 use crate::settings::{self, Profile, Settings};
-use crate::ui::connection_dialog::{connection_dialog_ui, ConnectionDialogState};
-use crate::ui::presence::{presence_view_ui, PresenceViewState};
-use crate::ui::raw_view::{raw_view_ui, RawViewState};
-use crate::ui::timeline::{timeline_view_ui, TimelineViewState};
+use crate::ui::composer::{ComposerViewState, composer_view_ui};
+use crate::ui::connection_dialog::{ConnectionDialogState, connection_dialog_ui};
+use crate::ui::presence::{PresenceViewState, presence_view_ui};
+use crate::ui::raw_view::{RawViewState, raw_view_ui};
 use crate::ui::status_bar::status_bar_ui;
 use crate::ui::theme::Theme;
+use crate::ui::timeline::{TimelineViewState, timeline_view_ui};
 use crate::ui::{Action, View};
+
+mod recording;
 
 /// What to do at start (from the command line).
 #[derive(Debug, Default)]
@@ -29,6 +32,8 @@ pub struct AppOptions {
     pub demo: bool,
     pub view: View,
     pub model: ModelConfig,
+    /// A recording to open at start (instead of connecting).
+    pub open: Option<PathBuf>,
 }
 
 /// The demo mesh the app started: its broker and the switch that stops its agents.
@@ -55,11 +60,13 @@ pub struct MeshscopeApp {
     raw: RawViewState,
     presence: PresenceViewState,
     timeline: TimelineViewState,
+    composer: ComposerViewState,
     dialog: ConnectionDialogState,
     pending_save: Option<PendingSave>,
     picked_path: Arc<std::sync::Mutex<Option<PathBuf>>>,
     notice: Option<(String, bool)>,
     show_shortcuts: bool,
+    recording: recording::RecordingControl,
 }
 
 impl MeshscopeApp {
@@ -75,7 +82,13 @@ impl MeshscopeApp {
         );
         let model = SharedModel::new(options.model.clone());
         let (events, receiver) = ingest::channel();
-        runtime.spawn(ingest::run(model.clone(), receiver, repaint));
+        let recording = recording::RecordingControl::new(repaint.clone());
+        runtime.spawn(ingest::run_with(
+            model.clone(),
+            receiver,
+            repaint,
+            Some(recording.tap.clone()),
+        ));
         let (settings, settings_error) = match Settings::load(&settings::settings_path()) {
             Ok(s) => (s, None),
             Err(e) => (Settings::default(), Some(e.to_string())),
@@ -91,13 +104,17 @@ impl MeshscopeApp {
             raw: RawViewState::default(),
             presence: PresenceViewState::default(),
             timeline: TimelineViewState::default(),
+            composer: ComposerViewState::default(),
             dialog: ConnectionDialogState::default(),
             pending_save: None,
             picked_path: Arc::default(),
             notice: settings_error.map(|e| (format!("Settings not loaded: {e}"), true)),
             show_shortcuts: false,
+            recording,
         };
-        if options.demo {
+        if let Some(path) = &options.open {
+            app.open_recording(path);
+        } else if options.demo {
             app.start_demo()?;
         } else if let Some(connect) = options.connect {
             app.connect(connect);
@@ -109,7 +126,10 @@ impl MeshscopeApp {
                 .iter()
                 .find(|p| Some(&p.name) == last.as_ref())
                 .cloned()
-                .unwrap_or_else(|| Profile { broker_url: "mqtt://localhost:1883".into(), ..Profile::default() });
+                .unwrap_or_else(|| Profile {
+                    broker_url: "mqtt://localhost:1883".into(),
+                    ..Profile::default()
+                });
             app.dialog.open_with(profile);
         }
         Ok(app)
@@ -123,16 +143,24 @@ impl MeshscopeApp {
     fn start_demo(&mut self) -> anyhow::Result<()> {
         let broker = self
             .runtime
-            .block_on(EmbeddedBroker::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))?;
+            .block_on(EmbeddedBroker::start(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                0,
+            ))))?;
         let broker_addr = broker.local_addr();
         let (stop, stopped) = watch::channel(false);
-        let demo_options = crate::demo::DemoOptions::new(broker_addr.ip().to_string(), broker_addr.port());
+        let demo_options =
+            crate::demo::DemoOptions::new(broker_addr.ip().to_string(), broker_addr.port());
         self.runtime.spawn(async move {
             if let Err(e) = crate::demo::run(demo_options, stopped).await {
                 tracing::error!("demo mesh stopped: {e:#}");
             }
         });
-        self.demo = Some(DemoRunning { broker_addr, stop, broker: Some(broker) });
+        self.demo = Some(DemoRunning {
+            broker_addr,
+            stop,
+            broker: Some(broker),
+        });
         let url = format!("mqtt://{broker_addr}");
         match url.parse() {
             Ok(broker_url) => self.connect(SessionOptions::new(broker_url)),
@@ -142,9 +170,14 @@ impl MeshscopeApp {
     }
 
     fn connect(&mut self, options: SessionOptions) {
+        self.close_recording();
         self.disconnect();
         tracing::info!("connecting to {}", options.broker);
-        self.session = Some(mqtt::spawn(self.runtime.handle(), options, self.events.clone()));
+        self.session = Some(mqtt::spawn(
+            self.runtime.handle(),
+            options,
+            self.events.clone(),
+        ));
     }
 
     fn disconnect(&mut self) {
@@ -161,17 +194,19 @@ impl MeshscopeApp {
                 let draft = self.dialog.draft.clone();
                 self.dialog.open_with(draft);
             }
-            Action::Connect { profile, password } => match session_options_from_profile(&profile, password) {
-                Ok(options) => {
-                    self.dialog.open = false;
-                    self.dialog.error = None;
-                    if !profile.name.trim().is_empty() {
-                        self.settings.last_profile = Some(profile.name.clone());
+            Action::Connect { profile, password } => {
+                match session_options_from_profile(&profile, password) {
+                    Ok(options) => {
+                        self.dialog.open = false;
+                        self.dialog.error = None;
+                        if !profile.name.trim().is_empty() {
+                            self.settings.last_profile = Some(profile.name.clone());
+                        }
+                        self.connect(options);
                     }
-                    self.connect(options);
+                    Err(e) => self.dialog.error = Some(e),
                 }
-                Err(e) => self.dialog.error = Some(e),
-            },
+            }
             Action::Disconnect => self.disconnect(),
             Action::SaveProfile(profile) => {
                 self.settings.upsert(profile);
@@ -182,10 +217,15 @@ impl MeshscopeApp {
                 self.save_settings();
             }
             Action::SavePayload { seq } => {
-                let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+                let home = std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_default();
                 self.pending_save = Some(PendingSave {
                     seq,
-                    path: home.join(format!("meshscope-payload-{seq}.bin")).display().to_string(),
+                    path: home
+                        .join(format!("meshscope-payload-{seq}.bin"))
+                        .display()
+                        .to_string(),
                 });
             }
             Action::CopyPayload { seq } => {
@@ -204,6 +244,24 @@ impl MeshscopeApp {
             Action::SelectParticipant(_) => self.view = View::Presence,
             Action::SelectTrace(Some(_)) => self.view = View::Timeline,
             Action::SelectTrace(None) => {}
+            Action::SendCall { call_key, steps } => {
+                if let Err(reason) = crate::headless::send_steps(self.session.as_ref(), steps) {
+                    let now_nanos = self.now_nanos();
+                    self.composer.send_failed(call_key, &reason, now_nanos);
+                }
+            }
+            Action::OpenComposer(participant) => {
+                self.composer.select_participant(&participant);
+                self.view = View::Composer;
+            }
+            other @ (Action::OpenRecording(_)
+            | Action::CloseRecording
+            | Action::StartRecording { .. }
+            | Action::StopRecording
+            | Action::Replay(_)
+            | Action::Export { .. }
+            | Action::BrowseFile(_)
+            | Action::SaveScreenshot { .. }) => self.apply_recording_action(other, ctx),
         }
     }
 
@@ -214,11 +272,18 @@ impl MeshscopeApp {
     }
 
     fn write_payload(&mut self, seq: u64, path: &str) {
-        let payload = self.model.lock().store.get(seq).map(|m| m.raw.payload.clone());
+        let payload = self
+            .model
+            .lock()
+            .store
+            .get(seq)
+            .map(|m| m.raw.payload.clone());
         match payload {
             None => self.notice = Some(("That message was evicted from memory".into(), true)),
             Some(bytes) => match std::fs::write(path, &bytes) {
-                Ok(()) => self.notice = Some((format!("Saved {} bytes to {path}", bytes.len()), false)),
+                Ok(()) => {
+                    self.notice = Some((format!("Saved {} bytes to {path}", bytes.len()), false))
+                }
                 Err(e) => self.notice = Some((format!("Could not save to {path}: {e}"), true)),
             },
         }
@@ -258,16 +323,24 @@ impl MeshscopeApp {
         let ctx = ui.ctx().clone();
         let mut actions = Vec::new();
         self.shortcuts(&ctx, &mut actions);
-        let now_nanos = crate::now_nanos();
+        let now_nanos = self.now_nanos();
         egui::Panel::top("menu_bar").show(ui, |ui| self.menu_bar_ui(ui, &mut actions));
+        self.recording_panels_ui(ui, &mut actions);
         {
             let shared = self.model.clone();
             let model = shared.lock();
             egui::Panel::bottom("status_bar").show(ui, |ui| status_bar_ui(ui, &model, now_nanos));
             egui::CentralPanel::default().show(ui, |ui| match self.view {
-                View::Presence => presence_view_ui(ui, &model, &mut self.presence, now_nanos, &mut actions),
-                View::Timeline => timeline_view_ui(ui, &model, &mut self.timeline, now_nanos, &mut actions),
+                View::Presence => {
+                    presence_view_ui(ui, &model, &mut self.presence, now_nanos, &mut actions)
+                }
+                View::Timeline => {
+                    timeline_view_ui(ui, &model, &mut self.timeline, now_nanos, &mut actions)
+                }
                 View::Messages => raw_view_ui(ui, &model, &mut self.raw, &mut actions),
+                View::Composer => {
+                    composer_view_ui(ui, &model, &mut self.composer, now_nanos, &mut actions)
+                }
             });
         }
         connection_dialog_ui(ui, &mut self.dialog, &self.settings.profiles, &mut actions);
@@ -284,11 +357,15 @@ impl MeshscopeApp {
         ui.horizontal(|ui| {
             ui.label(RichText::new("Meshscope").strong());
             ui.separator();
+            ui.menu_button("File", |ui| self.recording_menu_ui(ui, actions));
             ui.menu_button("Connection", |ui| {
                 if ui.button("Connect…  (Ctrl+K)").clicked() {
                     actions.push(Action::OpenConnectionDialog);
                 }
-                if ui.add_enabled(self.session.is_some(), egui::Button::new("Disconnect")).clicked() {
+                if ui
+                    .add_enabled(self.session.is_some(), egui::Button::new("Disconnect"))
+                    .clicked()
+                {
                     actions.push(Action::Disconnect);
                 }
             });
@@ -303,21 +380,39 @@ impl MeshscopeApp {
                     View::Presence => "Ctrl+1",
                     View::Timeline => "Ctrl+2",
                     View::Messages => "Ctrl+3",
+                    View::Composer => "Ctrl+4",
                 };
-                if ui.selectable_label(self.view == view, view.title()).on_hover_text(key).clicked() {
+                if ui
+                    .selectable_label(self.view == view, view.title())
+                    .on_hover_text(key)
+                    .clicked()
+                {
                     actions.push(Action::SelectView(view));
                 }
             }
             if let Some(demo) = &self.demo {
                 ui.separator();
-                ui.label(RichText::new(format!("demo mesh on {}", demo.broker_addr)).color(Theme::TEXT_MUTED))
-                    .on_hover_text("An embedded broker on loopback with simulated agents of every dialect");
+                ui.label(
+                    RichText::new(format!("demo mesh on {}", demo.broker_addr))
+                        .color(Theme::TEXT_MUTED),
+                )
+                .on_hover_text(
+                    "An embedded broker on loopback with simulated agents of every dialect",
+                );
             }
             if let Some((text, is_error)) = self.notice.clone() {
                 ui.separator();
-                let colour = if is_error { Theme::TEXT_ERROR } else { Theme::TEXT_MUTED };
+                let colour = if is_error {
+                    Theme::TEXT_ERROR
+                } else {
+                    Theme::TEXT_MUTED
+                };
                 ui.label(RichText::new(text).color(colour));
-                if ui.small_button("Dismiss").on_hover_text("Dismiss").clicked() {
+                if ui
+                    .small_button("Dismiss")
+                    .on_hover_text("Dismiss")
+                    .clicked()
+                {
                     self.notice = None;
                 }
             }
@@ -325,31 +420,44 @@ impl MeshscopeApp {
     }
 
     fn save_window_ui(&mut self, ui: &mut Ui) {
-        let Some(pending) = &mut self.pending_save else { return };
+        let Some(pending) = &mut self.pending_save else {
+            return;
+        };
         if let Some(picked) = self.picked_path.lock().ok().and_then(|mut p| p.take()) {
             pending.path = picked.display().to_string();
         }
         let mut open = true;
         let mut save = None;
-        egui::Window::new("Save payload").open(&mut open).collapsible(false).show(ui.ctx(), |ui| {
-            ui.horizontal(|ui| {
-                let label = ui.label("File");
-                ui.add(egui::TextEdit::singleline(&mut pending.path).desired_width(360.0)).labelled_by(label.id);
-                if ui.button("Browse…").on_hover_text("Choose with the system file dialog").clicked() {
-                    let slot = self.picked_path.clone();
-                    self.runtime.spawn(async move {
-                        if let Some(file) = rfd::AsyncFileDialog::new().set_file_name("payload.bin").save_file().await
-                            && let Ok(mut s) = slot.lock()
-                        {
-                            *s = Some(file.path().to_owned());
-                        }
-                    });
+        egui::Window::new("Save payload")
+            .open(&mut open)
+            .collapsible(false)
+            .show(ui.ctx(), |ui| {
+                ui.horizontal(|ui| {
+                    let label = ui.label("File");
+                    ui.add(egui::TextEdit::singleline(&mut pending.path).desired_width(360.0))
+                        .labelled_by(label.id);
+                    if ui
+                        .button("Browse…")
+                        .on_hover_text("Choose with the system file dialog")
+                        .clicked()
+                    {
+                        let slot = self.picked_path.clone();
+                        self.runtime.spawn(async move {
+                            if let Some(file) = rfd::AsyncFileDialog::new()
+                                .set_file_name("payload.bin")
+                                .save_file()
+                                .await
+                                && let Ok(mut s) = slot.lock()
+                            {
+                                *s = Some(file.path().to_owned());
+                            }
+                        });
+                    }
+                });
+                if ui.button("Save").clicked() {
+                    save = Some((pending.seq, pending.path.clone()));
                 }
             });
-            if ui.button("Save").clicked() {
-                save = Some((pending.seq, pending.path.clone()));
-            }
-        });
         if let Some((seq, path)) = save {
             self.write_payload(seq, &path);
             self.pending_save = None;
@@ -359,23 +467,28 @@ impl MeshscopeApp {
     }
 
     fn shortcuts_window_ui(&mut self, ui: &mut Ui) {
-        egui::Window::new("Keyboard shortcuts").open(&mut self.show_shortcuts).show(ui.ctx(), |ui| {
-            egui::Grid::new("shortcuts").num_columns(2).show(ui, |ui| {
-                for (keys, what) in [
-                    ("Ctrl+1 / 2 / 3", "Presence / Timeline / Messages"),
-                    ("Ctrl+K", "Connect to a broker"),
-                    ("Ctrl+F", "Filter topics"),
-                    ("Up / Down", "Previous / next message"),
-                    ("Ctrl+S", "Save the selected payload"),
-                    ("Esc", "Close a dialog"),
-                    ("F1", "This list"),
-                ] {
-                    ui.label(RichText::new(keys).monospace());
-                    ui.label(what);
-                    ui.end_row();
-                }
+        egui::Window::new("Keyboard shortcuts")
+            .open(&mut self.show_shortcuts)
+            .show(ui.ctx(), |ui| {
+                egui::Grid::new("shortcuts").num_columns(2).show(ui, |ui| {
+                    for (keys, what) in [
+                        (
+                            "Ctrl+1 / 2 / 3 / 4",
+                            "Presence / Timeline / Messages / Composer",
+                        ),
+                        ("Ctrl+K", "Connect to a broker"),
+                        ("Ctrl+F", "Filter topics"),
+                        ("Up / Down", "Previous / next message"),
+                        ("Ctrl+S", "Save the selected payload"),
+                        ("Esc", "Close a dialog"),
+                        ("F1", "This list"),
+                    ] {
+                        ui.label(RichText::new(keys).monospace());
+                        ui.label(what);
+                        ui.end_row();
+                    }
+                });
             });
-        });
     }
 }
 
@@ -385,9 +498,9 @@ impl Drop for MeshscopeApp {
         if let Some(mut demo) = self.demo.take() {
             let _ = demo.stop.send(true);
             if let Some(broker) = demo.broker.take() {
-                let _ = self
-                    .runtime
-                    .block_on(async { tokio::time::timeout(Duration::from_secs(2), broker.shutdown()).await });
+                let _ = self.runtime.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(2), broker.shutdown()).await
+                });
             }
         }
     }
@@ -400,7 +513,10 @@ impl eframe::App for MeshscopeApp {
 }
 
 /// Turns a saved profile plus a typed password into session options; errors are for the dialog.
-pub fn session_options_from_profile(profile: &Profile, password: Option<String>) -> Result<SessionOptions, String> {
+pub fn session_options_from_profile(
+    profile: &Profile,
+    password: Option<String>,
+) -> Result<SessionOptions, String> {
     let broker = profile
         .broker_url
         .trim()
@@ -412,7 +528,10 @@ pub fn session_options_from_profile(profile: &Profile, password: Option<String>)
     options.password = match password {
         Some(p) => Some(p),
         None => match non_empty(&profile.password_env) {
-            Some(var) => Some(std::env::var(&var).map_err(|_| format!("Environment variable {var} is not set"))?),
+            Some(var) => Some(
+                std::env::var(&var)
+                    .map_err(|_| format!("Environment variable {var} is not set"))?,
+            ),
             None => None,
         },
     };
@@ -421,13 +540,20 @@ pub fn session_options_from_profile(profile: &Profile, password: Option<String>)
     }
     for (field, value, slot) in [
         ("CA file", &profile.ca_file, &mut options.ca_file),
-        ("Client certificate", &profile.client_cert, &mut options.client_cert),
+        (
+            "Client certificate",
+            &profile.client_cert,
+            &mut options.client_cert,
+        ),
         ("Client key", &profile.client_key, &mut options.client_key),
     ] {
         if let Some(path) = non_empty(value) {
             let path = PathBuf::from(path);
             if !path.is_file() {
-                return Err(format!("{field}: {} is not a readable file", path.display()));
+                return Err(format!(
+                    "{field}: {} is not a readable file",
+                    path.display()
+                ));
             }
             *slot = Some(path);
         }

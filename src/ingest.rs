@@ -1,5 +1,6 @@
 //! The decode -> apply pump shared by the GUI, headless and replay modes; never waits for a frame.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use tokio::sync::mpsc;
 
 use crate::model::{Model, ModelConfig};
 use crate::protocol::SessionEvent;
+use crate::record::recorder::RecorderTap;
 
 /// Capacity of the session -> ingest channel. Full means backpressure on the socket, never a silent drop.
 pub const EVENT_CHANNEL_CAPACITY: usize = 65_536;
@@ -17,18 +19,72 @@ const MAX_BATCH: usize = 2_048;
 /// How often time advances without messages (timeouts, stale presence).
 const TICK_INTERVAL: Duration = Duration::from_millis(250);
 
-/// The model shared between ingest (writer) and the views (readers). Locks are short.
+/// The model shared between ingest (writer) and the views (readers), with the clock it is
+/// seen by. Locks are short.
 #[derive(Clone)]
-pub struct SharedModel(Arc<Mutex<Model>>);
+pub struct SharedModel {
+    model: Arc<Mutex<Model>>,
+    clock: Clock,
+}
 
 impl SharedModel {
     pub fn new(config: ModelConfig) -> Self {
-        SharedModel(Arc::new(Mutex::new(Model::new(config))))
+        SharedModel {
+            model: Arc::new(Mutex::new(Model::new(config))),
+            clock: Clock::default(),
+        }
     }
 
     /// Locks the model; a panic elsewhere while holding it does not make the data unreadable.
     pub fn lock(&self) -> MutexGuard<'_, Model> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.model
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The time the model is seen at: the wall clock live, the replay position during a replay.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+}
+
+/// "Now" for the views and the ticker. Live it is the receive clock ([`crate::now_nanos`]);
+/// while a recording is open it is the replay position, so timeouts, staleness and sliding
+/// windows behave as they did when the messages arrived.
+#[derive(Clone, Default, Debug)]
+pub struct Clock(Arc<AtomicU64>);
+
+/// The value of a live clock (a replay position is never 0: that would be 1970).
+const LIVE: u64 = 0;
+
+impl Clock {
+    pub fn now_nanos(&self) -> u64 {
+        match self.0.load(Ordering::Acquire) {
+            LIVE => crate::now_nanos(),
+            position => position,
+        }
+    }
+
+    /// The replay position, or `None` when live.
+    pub fn replay_position_nanos(&self) -> Option<u64> {
+        match self.0.load(Ordering::Acquire) {
+            LIVE => None,
+            position => Some(position),
+        }
+    }
+
+    pub fn is_replay(&self) -> bool {
+        self.replay_position_nanos().is_some()
+    }
+
+    /// Switches to (or moves) the replay position.
+    pub fn set_replay_position(&self, at_nanos: u64) {
+        self.0.store(at_nanos.max(1), Ordering::Release);
+    }
+
+    /// Back to the wall clock.
+    pub fn set_live(&self) {
+        self.0.store(LIVE, Ordering::Release);
     }
 }
 
@@ -51,10 +107,20 @@ pub fn apply_batch(model: &SharedModel, batch: &mut Vec<SessionEvent>) {
 }
 
 /// Runs until every sender is gone. Spawn it on the runtime: `runtime.spawn(run(...))`.
-pub async fn run(
+pub async fn run(model: SharedModel, events: mpsc::Receiver<SessionEvent>, notify: Option<Notify>) {
+    run_with(model, events, notify, None).await;
+}
+
+/// [`run`], with a recorder tap: while a recording runs, every received message is offered
+/// to it before decoding (it never waits for the disk).
+///
+/// While the model's clock is a replay position (a recording is open) live events are not
+/// applied and time does not tick here: the player owns the model then.
+pub async fn run_with(
     model: SharedModel,
     mut events: mpsc::Receiver<SessionEvent>,
     notify: Option<Notify>,
+    recorder: Option<RecorderTap>,
 ) {
     let mut ticker = tokio::time::interval(TICK_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -65,12 +131,22 @@ pub async fn run(
                 if received == 0 {
                     break;
                 }
+                if let Some(recorder) = &recorder {
+                    recorder.offer_batch(&batch);
+                }
+                if model.clock().is_replay() {
+                    batch.clear();
+                    continue;
+                }
                 apply_batch(&model, &mut batch);
                 if let Some(notify) = &notify {
                     notify();
                 }
             }
             _ = ticker.tick() => {
+                if model.clock().is_replay() {
+                    continue;
+                }
                 let changed = {
                     let mut guard = model.lock();
                     let before = guard.revision();
@@ -83,5 +159,7 @@ pub async fn run(
             }
         }
     }
-    model.lock().tick(crate::now_nanos());
+    if !model.clock().is_replay() {
+        model.lock().tick(crate::now_nanos());
+    }
 }

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod broker;
 pub mod cli;
+pub mod composer;
 pub mod demo;
 pub mod headless;
 pub mod ingest;

@@ -12,18 +12,31 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,meshscope=info,mqtt5=error,winit=error")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,meshscope=info,mqtt5=error,winit=error")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
         None => run_gui(cli.gui),
-        Some(Command::Broker { port, bind }) => headless::run_broker(std::net::SocketAddr::new(bind, port)),
-        Some(Command::Demo { broker, seed }) => headless::run_demo(&broker, seed),
-        Some(Command::Report { connect, duration, replay, request_timeout }) => {
-            headless::run_report(&connect, duration, replay.as_deref(), request_timeout)
+        Some(Command::Broker { port, bind }) => {
+            headless::run_broker(std::net::SocketAddr::new(bind, port))
         }
+        Some(Command::Demo { broker, seed }) => headless::run_demo(&broker, seed),
+        Some(Command::Report {
+            connect,
+            duration,
+            replay,
+            request_timeout,
+        }) => headless::run_report(&connect, duration, replay.as_deref(), request_timeout),
+        Some(Command::Record {
+            connect,
+            out,
+            duration,
+            no_redact,
+        }) => headless::run_record(&connect, &out, duration, !no_redact),
+        Some(Command::Call { connect, call }) => headless::run_call(&connect, &call),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,6 +57,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         demo: args.demo,
         view: headless::view(args.view),
         model: headless::model_config(&args),
+        open: args.open.clone(),
     };
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Meshscope")
@@ -54,7 +68,10 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         Ok(icon) => viewport = viewport.with_icon(Arc::new(icon)),
         Err(e) => tracing::warn!("window icon: {e}"),
     }
-    let native = eframe::NativeOptions { viewport, ..Default::default() };
+    let native = eframe::NativeOptions {
+        viewport,
+        ..Default::default()
+    };
     eframe::run_native(
         "Meshscope",
         native,

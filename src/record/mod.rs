@@ -30,6 +30,8 @@
 //! Unknown fields are ignored (forward compatible). A line that cannot be read is reported
 //! with its line number and reading goes on with the next line.
 
+pub mod export;
+pub mod player;
 pub mod recorder;
 
 use std::borrow::Cow;

@@ -29,6 +29,10 @@ use super::{RecordingHeader, write_line};
 /// Messages waiting for the writer; beyond this the disk is not keeping up and messages are lost (counted).
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 65_536;
 
+/// Payload bytes waiting for the writer; beyond this messages are lost (counted) rather than
+/// pinning payloads the store has already evicted.
+pub const DEFAULT_MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+
 /// What a redacted user property value becomes.
 pub const REDACTED: &str = "[redacted]";
 
@@ -59,6 +63,8 @@ pub struct RecorderOptions {
     /// Written to the header, informative.
     pub broker: Option<String>,
     pub channel_capacity: usize,
+    /// Payload bytes allowed to wait for the writer.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for RecorderOptions {
@@ -67,6 +73,7 @@ impl Default for RecorderOptions {
             redact: true,
             broker: None,
             channel_capacity: DEFAULT_CHANNEL_CAPACITY,
+            max_queued_bytes: DEFAULT_MAX_QUEUED_BYTES,
         }
     }
 }
@@ -116,6 +123,8 @@ struct Counters {
     lost: AtomicU64,
     redacted_values: AtomicU64,
     bytes_written: AtomicU64,
+    /// Payload bytes handed to the writer and not yet written.
+    queued_bytes: AtomicU64,
     write_error: Mutex<Option<String>>,
 }
 
@@ -125,6 +134,7 @@ pub struct Recorder {
     sender: SyncSender<RawMessage>,
     counters: Arc<Counters>,
     writer: Option<JoinHandle<()>>,
+    max_queued_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -166,6 +176,7 @@ impl Recorder {
             sender,
             counters,
             writer: Some(writer),
+            max_queued_bytes: options.max_queued_bytes as u64,
         })
     }
 
@@ -175,11 +186,21 @@ impl Recorder {
 
     /// Hands one message to the writer without ever waiting; counts it lost when the writer is behind.
     pub fn offer(&self, raw: &RawMessage) {
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        let c = &self.counters;
+        c.received.fetch_add(1, Ordering::Relaxed);
+        let bytes = raw.payload.len() as u64;
+        let queued = c.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+        // One message alone may exceed the cap: it goes through when nothing else waits.
+        if queued > 0 && queued + bytes > self.max_queued_bytes {
+            c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            c.lost.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         match self.sender.try_send(raw.clone()) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.lost.fetch_add(1, Ordering::Relaxed);
+                c.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                c.lost.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -276,6 +297,9 @@ fn write_loop(
             }
             Err(TryRecvError::Disconnected) => break,
         };
+        counters
+            .queued_bytes
+            .fetch_sub(raw.payload.len() as u64, Ordering::Relaxed);
         if failed {
             counters.lost.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -495,6 +519,34 @@ mod tests {
             "offering must not wait for the disk"
         );
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn queued_payload_bytes_are_bounded() {
+        let path = temp_path("bytes");
+        let recorder = Recorder::start(
+            &path,
+            RecorderOptions {
+                max_queued_bytes: 1_000_000,
+                ..RecorderOptions::default()
+            },
+        )
+        .unwrap();
+        // 1000 x 100 KB offered at once: at most ~10 can wait at a time, the rest are lost.
+        let payload: Arc<[u8]> = Arc::from(vec![b'a'; 100_000]);
+        for i in 0..1_000u64 {
+            recorder.offer(&RawMessage::new(i, "big", Arc::clone(&payload)));
+        }
+        let stats = recorder.finish();
+        assert_eq!(stats.received, 1_000);
+        assert_eq!(stats.received, stats.written + stats.lost);
+        assert!(stats.lost > 0 && stats.written >= 10, "{stats:?}");
+        assert_eq!(lines_after_header(&path), stats.written);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    fn lines_after_header(path: &Path) -> u64 {
+        std::fs::read_to_string(path).unwrap().lines().count() as u64 - 1
     }
 
     #[test]

@@ -12,3 +12,4 @@ mod presence_view;
 mod timeline_view;
 mod cli;
 mod record;
+mod composer;
