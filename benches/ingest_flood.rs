@@ -39,7 +39,11 @@ fn payload(i: u64) -> Vec<u8> {
 
 /// Our own fast publisher: QoS 0, as fast as the socket takes it.
 async fn flood(port: u16, topic_root: &str) {
-    let mut options = MqttOptions::new(format!("bench-pub-{}", std::process::id()), "127.0.0.1", port);
+    let mut options = MqttOptions::new(
+        format!("bench-pub-{}", std::process::id()),
+        "127.0.0.1",
+        port,
+    );
     options.set_keep_alive(Duration::from_secs(30));
     options.set_outgoing_inflight_upper_limit(100);
     let (client, mut eventloop) = AsyncClient::new(options, 10_000);
@@ -54,7 +58,11 @@ async fn flood(port: u16, topic_root: &str) {
     });
     for i in 0..MESSAGES {
         let topic = format!("{topic_root}/{}", i % 16);
-        if client.publish(topic, QoS::AtMostOnce, false, payload(i)).await.is_err() {
+        if client
+            .publish(topic, QoS::AtMostOnce, false, payload(i))
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -70,7 +78,10 @@ fn which(binary: &str) -> Option<String> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 fn start_mosquitto(binary: &str) -> Option<(Child, u16)> {
@@ -79,7 +90,13 @@ fn start_mosquitto(binary: &str) -> Option<(Child, u16)> {
     std::fs::create_dir_all(&dir).ok()?;
     let conf = dir.join("mosquitto.conf");
     std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\n")).ok()?;
-    let child = Command::new(binary).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = Command::new(binary)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until {
         if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
@@ -93,13 +110,29 @@ fn start_mosquitto(binary: &str) -> Option<(Child, u16)> {
 /// `mosquitto_sub` on the flood's topics: counts the lines it prints, timing first to last.
 fn run_mosquitto_sub(runtime: &tokio::runtime::Runtime, sub: &str, port: u16, root: &str) -> Rate {
     let mut child = match Command::new(sub)
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-V", "mqttv5", "-q", "0", "-t", &format!("{root}/#")])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-V",
+            "mqttv5",
+            "-q",
+            "0",
+            "-t",
+            &format!("{root}/#"),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
     {
         Ok(c) => c,
-        Err(_) => return Rate { received: 0, per_sec: 0.0 },
+        Err(_) => {
+            return Rate {
+                received: 0,
+                per_sec: 0.0,
+            };
+        }
     };
     let stdout = child.stdout.take().expect("piped stdout");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -124,7 +157,10 @@ fn run_mosquitto_sub(runtime: &tokio::runtime::Runtime, sub: &str, port: u16, ro
     let ready = probe_until(runtime, port, root, || rx.try_recv().is_ok());
     if !ready {
         let _ = child.kill();
-        return Rate { received: 0, per_sec: 0.0 };
+        return Rate {
+            received: 0,
+            per_sec: 0.0,
+        };
     }
     runtime.block_on(flood(port, root));
     // Let the tail arrive, then stop the subscriber (its stdout closes and the reader ends).
@@ -133,19 +169,38 @@ fn run_mosquitto_sub(runtime: &tokio::runtime::Runtime, sub: &str, port: u16, ro
     let _ = child.wait();
     let (count, span) = reader.join().unwrap_or((0, None));
     let received = count;
-    Rate { received, per_sec: span.map_or(0.0, |s| received as f64 / s.as_secs_f64().max(1e-9)) }
+    Rate {
+        received,
+        per_sec: span.map_or(0.0, |s| received as f64 / s.as_secs_f64().max(1e-9)),
+    }
 }
 
 /// Publishes a probe every 50 ms until `seen` says a subscriber got one (subscriptions are asynchronous).
-fn probe_until(runtime: &tokio::runtime::Runtime, port: u16, root: &str, mut seen: impl FnMut() -> bool) -> bool {
+fn probe_until(
+    runtime: &tokio::runtime::Runtime,
+    port: u16,
+    root: &str,
+    mut seen: impl FnMut() -> bool,
+) -> bool {
     runtime.block_on(async {
-        let mut options = MqttOptions::new(format!("bench-probe-{}", std::process::id()), "127.0.0.1", port);
+        let mut options = MqttOptions::new(
+            format!("bench-probe-{}", std::process::id()),
+            "127.0.0.1",
+            port,
+        );
         options.set_keep_alive(Duration::from_secs(30));
         let (client, mut eventloop) = AsyncClient::new(options, 100);
         let driver = tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
         let mut ready = false;
         for _ in 0..200 {
-            let _ = client.publish(format!("{root}/probe"), QoS::AtMostOnce, false, b"p".to_vec()).await;
+            let _ = client
+                .publish(
+                    format!("{root}/probe"),
+                    QoS::AtMostOnce,
+                    false,
+                    b"p".to_vec(),
+                )
+                .await;
             tokio::time::sleep(Duration::from_millis(50)).await;
             if seen() {
                 ready = true;
@@ -163,10 +218,8 @@ fn run_meshscope(runtime: &tokio::runtime::Runtime, port: u16, root: &str) -> Ra
     let model = SharedModel::new(ModelConfig::default());
     let (events, receiver) = ingest::channel();
     let pump = runtime.spawn(ingest::run(model.clone(), receiver, None));
-    let mut options = SessionOptions::new(format!("mqtt://127.0.0.1:{port}").parse().expect("url"));
-    options.observe = false;
-    options.extra_filters = vec![format!("{root}/#")];
-    // Subscribe only to the flood, like mosquitto_sub.
+    let options = SessionOptions::new(format!("mqtt://127.0.0.1:{port}").parse().expect("url"));
+    // The real observer subscriptions (`#` and the `$` roots); the broker carries only the flood.
     let session = mqtt::spawn(runtime.handle(), options, events);
     if !probe_until(runtime, port, root, || model.lock().messages_total > 0) {
         eprintln!("Meshscope never received a probe on port {port}");
@@ -188,7 +241,10 @@ fn run_meshscope(runtime: &tokio::runtime::Runtime, port: u16, root: &str) -> Ra
     let m = model.lock();
     let (first, last) = match (m.store.iter().next(), m.store.iter().next_back()) {
         (Some(_), Some(b)) => (
-            m.store.iter().find(|x| !x.raw.topic.ends_with(b"/probe")).map_or(0, |x| x.raw.received_at_nanos),
+            m.store
+                .iter()
+                .find(|x| !x.raw.topic.ends_with(b"/probe"))
+                .map_or(0, |x| x.raw.received_at_nanos),
             b.raw.received_at_nanos,
         ),
         _ => (0, 0),
@@ -199,11 +255,18 @@ fn run_meshscope(runtime: &tokio::runtime::Runtime, port: u16, root: &str) -> Ra
     drop(session);
     let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), pump).await });
     let span_secs = (last.saturating_sub(first)) as f64 / 1e9;
-    Rate { received, per_sec: received as f64 / span_secs.max(1e-9) }
+    Rate {
+        received,
+        per_sec: received as f64 / span_secs.max(1e-9),
+    }
 }
 
 fn report(broker: &str, sub: Rate, ours: Rate) {
-    let ratio = if sub.per_sec > 0.0 { ours.per_sec / sub.per_sec * 100.0 } else { 0.0 };
+    let ratio = if sub.per_sec > 0.0 {
+        ours.per_sec / sub.per_sec * 100.0
+    } else {
+        0.0
+    };
     println!(
         "| {broker} | {:>9.0} msg/s ({} of {MESSAGES}) | {:>9.0} msg/s ({} of {MESSAGES}) | {ratio:>5.1} % | >= 95 % |",
         ours.per_sec, ours.received, sub.per_sec, sub.received
@@ -212,15 +275,24 @@ fn report(broker: &str, sub: Rate, ours: Rate) {
 
 fn main() {
     meshscope::mqtt::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let Some(sub) = which("mosquitto_sub") else {
-        eprintln!("mosquitto_sub is not installed (apt-get install -y mosquitto-clients): nothing to compare with");
+        eprintln!(
+            "mosquitto_sub is not installed (apt-get install -y mosquitto-clients): nothing to compare with"
+        );
         return;
     };
     println!("| broker | Meshscope live ingest | mosquitto_sub | ratio | budget |");
     println!("| --- | --- | --- | --- | --- |");
     let broker = runtime
-        .block_on(EmbeddedBroker::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))
+        .block_on(EmbeddedBroker::start(SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            0,
+        ))))
         .expect("embedded broker");
     let port = broker.local_addr().port();
     let sub_rate = run_mosquitto_sub(&runtime, &sub, port, "bench/a");

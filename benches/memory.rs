@@ -29,10 +29,13 @@ fn status_kib(field: &str) -> u64 {
 /// Realistic small messages: MCP calls and responses with the SDK's properties, ~200 B payloads.
 fn message(i: u64) -> RawMessage {
     let call_id = format!("call_m{:07x}_{:08}", i / 2, i / 2);
-    let (topic, payload, props) = if i % 2 == 0 {
+    let (topic, payload, props) = if i.is_multiple_of(2) {
         (
             format!("a2a/v1/mcp/tools/tool{}/call", i % 40),
-            format!("{{\"call_id\":\"{call_id}\",\"arguments\":{{\"q\":\"station {}\"}},\"client\":\"scout\",\"timestamp\":\"2026-11-23T10:00:00.000Z\",\"response_topic\":\"a2a/v1/mcp/clients/scout/responses\"}}", i % 97),
+            format!(
+                "{{\"call_id\":\"{call_id}\",\"arguments\":{{\"q\":\"station {}\"}},\"client\":\"scout\",\"timestamp\":\"2026-11-23T10:00:00.000Z\",\"response_topic\":\"a2a/v1/mcp/clients/scout/responses\"}}",
+                i % 97
+            ),
             Some(Box::new(Properties {
                 response_topic: Some("a2a/v1/mcp/clients/scout/responses".into()),
                 correlation_data: Some(call_id.clone().into_bytes()),
@@ -42,8 +45,14 @@ fn message(i: u64) -> RawMessage {
     } else {
         (
             "a2a/v1/mcp/clients/scout/responses".to_owned(),
-            format!("{{\"call_id\":\"{call_id}\",\"status\":\"ok\",\"result\":{{\"temp\":21.5,\"unit\":\"C\"}},\"elapsed_ms\":{}}}", i % 900),
-            Some(Box::new(Properties { correlation_data: Some(call_id.into_bytes()), ..Properties::default() })),
+            format!(
+                "{{\"call_id\":\"{call_id}\",\"status\":\"ok\",\"result\":{{\"temp\":21.5,\"unit\":\"C\"}},\"elapsed_ms\":{}}}",
+                i % 900
+            ),
+            Some(Box::new(Properties {
+                correlation_data: Some(call_id.into_bytes()),
+                ..Properties::default()
+            })),
         )
     };
     RawMessage {
@@ -63,7 +72,10 @@ fn per_message_overhead() {
     let payload_bytes: u64 = messages.iter().map(|m| m.payload.len() as u64).sum();
     // The store alone, then the whole model (store + mesh: traces, stats, presence).
     let before = status_kib("VmRSS:");
-    let mut store = meshscope::model::MessageStore::new(StoreLimits { max_messages: usize::MAX, max_bytes: usize::MAX });
+    let mut store = meshscope::model::MessageStore::new(StoreLimits {
+        max_messages: usize::MAX,
+        max_bytes: usize::MAX,
+    });
     for m in messages.iter().cloned() {
         store.push(m, Default::default());
     }
@@ -74,7 +86,10 @@ fn per_message_overhead() {
     drop(store);
     let before = status_kib("VmRSS:");
     let mut model = Model::new(ModelConfig {
-        store: StoreLimits { max_messages: usize::MAX, max_bytes: usize::MAX },
+        store: StoreLimits {
+            max_messages: usize::MAX,
+            max_bytes: usize::MAX,
+        },
         ..ModelConfig::default()
     });
     for m in messages.iter().cloned() {
@@ -87,20 +102,38 @@ fn per_message_overhead() {
         topic_bytes as f64 / N as f64,
         payload_bytes as f64 / N as f64
     );
-    println!("| bytes per stored message beyond payload (store + mesh model) | {model_per:.0} B | {} traces | <= 250 B |", model.mesh.trace_count());
+    println!(
+        "| bytes per stored message beyond payload (store + mesh model) | {model_per:.0} B | {} traces | <= 250 B |",
+        model.mesh.trace_count()
+    );
     drop(model);
     drop(messages);
 }
 
 fn flood_with_budget() {
-    let secs: u64 = std::env::var("MESHSCOPE_FLOOD_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    let secs: u64 = std::env::var("MESHSCOPE_FLOOD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
     let budget_mib = 64usize;
     meshscope::mqtt::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let broker = runtime.block_on(EmbeddedBroker::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).expect("broker");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let broker = runtime
+        .block_on(EmbeddedBroker::start(SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            0,
+        ))))
+        .expect("broker");
     let port = broker.local_addr().port();
     let model = SharedModel::new(ModelConfig {
-        store: StoreLimits { max_messages: usize::MAX, max_bytes: budget_mib * 1024 * 1024 },
+        store: StoreLimits {
+            max_messages: usize::MAX,
+            max_bytes: budget_mib * 1024 * 1024,
+        },
         ..ModelConfig::default()
     });
     let (events, receiver) = ingest::channel();
@@ -121,7 +154,16 @@ fn flood_with_budget() {
         let mut i = 0u64;
         while started.elapsed() < Duration::from_secs(secs) {
             let m = message(i);
-            if client.publish(String::from_utf8_lossy(&m.topic).into_owned(), QoS::AtMostOnce, false, m.payload.to_vec()).await.is_err() {
+            if client
+                .publish(
+                    String::from_utf8_lossy(&m.topic).into_owned(),
+                    QoS::AtMostOnce,
+                    false,
+                    m.payload.to_vec(),
+                )
+                .await
+                .is_err()
+            {
                 break;
             }
             i += 1;

@@ -89,7 +89,8 @@ impl Settings {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(write_err)?;
         }
-        let text = serde_json::to_vec_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
+        let text =
+            serde_json::to_vec_pretty(self).map_err(|e| write_err(std::io::Error::other(e)))?;
         let tmp = path.with_extension("json.tmp");
         std::fs::write(&tmp, text).map_err(write_err)?;
         std::fs::rename(&tmp, path).map_err(write_err)
@@ -131,7 +132,10 @@ mod tests {
         assert!(!text.to_lowercase().contains("\"password\""));
         assert_eq!(Settings::load(&path).unwrap(), settings);
         std::fs::write(&path, b"{not json").unwrap();
-        assert!(matches!(Settings::load(&path), Err(SettingsError::Parse { .. })));
+        assert!(matches!(
+            Settings::load(&path),
+            Err(SettingsError::Parse { .. })
+        ));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -112,11 +112,45 @@ mod tests {
     fn gaps_span_disconnects() {
         let mut log = SessionLog::default();
         let b = || "b".to_string();
-        log.record(state(1, ConnectionState::Connecting { broker: b(), attempt: 1 }));
-        log.record(state(2, ConnectionState::Connected { broker: b(), client_id: "c".into(), connack: Default::default() }));
-        log.record(state(5, ConnectionState::Disconnected { broker: b(), reason: "x".into(), retry_in_millis: Some(100) }));
-        log.record(state(7, ConnectionState::Connected { broker: b(), client_id: "c".into(), connack: Default::default() }));
-        log.record(state(9, ConnectionState::Disconnected { broker: b(), reason: "y".into(), retry_in_millis: None }));
+        log.record(state(
+            1,
+            ConnectionState::Connecting {
+                broker: b(),
+                attempt: 1,
+            },
+        ));
+        log.record(state(
+            2,
+            ConnectionState::Connected {
+                broker: b(),
+                client_id: "c".into(),
+                connack: Default::default(),
+            },
+        ));
+        log.record(state(
+            5,
+            ConnectionState::Disconnected {
+                broker: b(),
+                reason: "x".into(),
+                retry_in_millis: Some(100),
+            },
+        ));
+        log.record(state(
+            7,
+            ConnectionState::Connected {
+                broker: b(),
+                client_id: "c".into(),
+                connack: Default::default(),
+            },
+        ));
+        log.record(state(
+            9,
+            ConnectionState::Disconnected {
+                broker: b(),
+                reason: "y".into(),
+                retry_in_millis: None,
+            },
+        ));
         assert_eq!(log.gaps(), vec![(5, Some(7)), (9, None)]);
         assert_eq!(log.connected_since_nanos(), None);
     }

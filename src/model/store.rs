@@ -17,9 +17,7 @@ pub struct StoredMessage {
 impl StoredMessage {
     /// Bytes accounted to this message: its payload plus what the store spends beside it.
     pub fn accounted_bytes(&self) -> usize {
-        self.raw.payload.len()
-            + self.raw.overhead_bytes()
-            + std::mem::size_of::<StoredMessage>()
+        self.raw.payload.len() + self.raw.overhead_bytes() + std::mem::size_of::<StoredMessage>()
             - std::mem::size_of::<RawMessage>()
             + self.tag.note.as_ref().map_or(0, |n| n.len())
     }
@@ -206,6 +204,9 @@ mod tests {
         assert!(store.counters().evicted_messages > 80);
         store.push(RawMessage::new(100, "big", vec![0u8; 20_000]), tag());
         assert_eq!(store.counters().refused_messages, 1);
-        assert!(!store.is_empty(), "refusing one huge message must not wipe the store");
+        assert!(
+            !store.is_empty(),
+            "refusing one huge message must not wipe the store"
+        );
     }
 }

@@ -4,8 +4,8 @@ use egui::{RichText, Ui};
 
 use crate::settings::Profile;
 
-use super::theme::Theme;
 use super::Action;
+use super::theme::Theme;
 
 #[derive(Debug, Default)]
 pub struct ConnectionDialogState {
@@ -27,7 +27,12 @@ impl ConnectionDialogState {
 }
 
 /// Draws the dialog as a window when open. `profiles` are the saved ones, sorted by name.
-pub fn connection_dialog_ui(ui: &mut Ui, state: &mut ConnectionDialogState, profiles: &[Profile], actions: &mut Vec<Action>) {
+pub fn connection_dialog_ui(
+    ui: &mut Ui,
+    state: &mut ConnectionDialogState,
+    profiles: &[Profile],
+    actions: &mut Vec<Action>,
+) {
     if !state.open {
         return;
     }
@@ -43,14 +48,26 @@ pub fn connection_dialog_ui(ui: &mut Ui, state: &mut ConnectionDialogState, prof
     }
 }
 
-fn dialog_body_ui(ui: &mut Ui, state: &mut ConnectionDialogState, profiles: &[Profile], actions: &mut Vec<Action>) {
+fn dialog_body_ui(
+    ui: &mut Ui,
+    state: &mut ConnectionDialogState,
+    profiles: &[Profile],
+    actions: &mut Vec<Action>,
+) {
     ui.horizontal(|ui| {
         let label = ui.label("Saved profile");
         egui::ComboBox::from_id_salt("profile_combo")
-            .selected_text(if state.draft.name.is_empty() { "(new)" } else { state.draft.name.as_str() })
+            .selected_text(if state.draft.name.is_empty() {
+                "(new)"
+            } else {
+                state.draft.name.as_str()
+            })
             .show_ui(ui, |ui| {
                 for profile in profiles {
-                    if ui.selectable_label(profile.name == state.draft.name, &profile.name).clicked() {
+                    if ui
+                        .selectable_label(profile.name == state.draft.name, &profile.name)
+                        .clicked()
+                    {
                         state.draft = profile.clone();
                         state.password.clear();
                         state.error = None;
@@ -106,17 +123,26 @@ fn dialog_body_ui(ui: &mut Ui, state: &mut ConnectionDialogState, profiles: &[Pr
             .on_hover_text("Connect as a passive observer (Enter)");
         let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
         if connect.clicked() || (enter && can_connect) {
-            let password = (!state.password.is_empty()).then(|| std::mem::take(&mut state.password));
-            actions.push(Action::Connect { profile: state.draft.clone(), password });
+            let password =
+                (!state.password.is_empty()).then(|| std::mem::take(&mut state.password));
+            actions.push(Action::Connect {
+                profile: state.draft.clone(),
+                password,
+            });
         }
         if ui
-            .add_enabled(!state.draft.name.trim().is_empty(), egui::Button::new("Save profile"))
+            .add_enabled(
+                !state.draft.name.trim().is_empty(),
+                egui::Button::new("Save profile"),
+            )
             .on_hover_text("Save everything but the password")
             .clicked()
         {
             actions.push(Action::SaveProfile(state.draft.clone()));
         }
-        if profiles.iter().any(|p| p.name == state.draft.name) && ui.button("Delete profile").clicked() {
+        if profiles.iter().any(|p| p.name == state.draft.name)
+            && ui.button("Delete profile").clicked()
+        {
             actions.push(Action::DeleteProfile(state.draft.name.clone()));
         }
         if ui.button("Cancel").clicked() {
@@ -127,8 +153,12 @@ fn dialog_body_ui(ui: &mut Ui, state: &mut ConnectionDialogState, profiles: &[Pr
 
 fn field_ui(ui: &mut Ui, name: &str, value: &mut String, hint: &str, tip: &str) {
     let label = ui.label(name);
-    ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(300.0))
-        .labelled_by(label.id)
-        .on_hover_text(tip);
+    ui.add(
+        egui::TextEdit::singleline(value)
+            .hint_text(hint)
+            .desired_width(300.0),
+    )
+    .labelled_by(label.id)
+    .on_hover_text(tip);
     ui.end_row();
 }

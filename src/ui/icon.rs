@@ -9,10 +9,17 @@ pub fn app_icon() -> Result<egui::IconData, String> {
     let mut rgba = vec![0; reader.output_buffer_size().ok_or("icon too large")?];
     let info = reader.next_frame(&mut rgba).map_err(|e| e.to_string())?;
     if info.color_type != png::ColorType::Rgba || info.bit_depth != png::BitDepth::Eight {
-        return Err(format!("icon must be 8-bit RGBA, is {:?} {:?}", info.color_type, info.bit_depth));
+        return Err(format!(
+            "icon must be 8-bit RGBA, is {:?} {:?}",
+            info.color_type, info.bit_depth
+        ));
     }
     rgba.truncate(info.buffer_size());
-    Ok(egui::IconData { rgba, width: info.width, height: info.height })
+    Ok(egui::IconData {
+        rgba,
+        width: info.width,
+        height: info.height,
+    })
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use egui::{RichText, Ui};
 use serde_json::Value;
 
+use super::Action;
 use super::theme::Theme;
 use super::widgets::{format_bytes, hex_dump, json_tree_ui};
-use super::Action;
 
 /// Bytes rendered on screen; the rest is one click away (save or copy).
 pub const DISPLAY_LIMIT_BYTES: usize = 256 * 1024;
@@ -67,7 +67,10 @@ impl PayloadCache {
                 Some(t) => (t.to_owned(), "text"),
                 None => (String::from_utf8_lossy(&payload).into_owned(), "not UTF-8"),
             },
-            PayloadMode::Hex => (hex_dump(&payload[..payload.len().min(DISPLAY_LIMIT_BYTES)]), "binary"),
+            PayloadMode::Hex => (
+                hex_dump(&payload[..payload.len().min(DISPLAY_LIMIT_BYTES)]),
+                "binary",
+            ),
             PayloadMode::Tree => (String::new(), "JSON"),
         };
         let truncated = rendered.len() > DISPLAY_LIMIT_BYTES
@@ -85,7 +88,11 @@ impl PayloadCache {
             seq,
             mode,
             payload,
-            json: if resolved == PayloadMode::Tree { json } else { None },
+            json: if resolved == PayloadMode::Tree {
+                json
+            } else {
+                None
+            },
             rendered,
             truncated,
             kind,
@@ -94,11 +101,21 @@ impl PayloadCache {
 
     pub fn ui(&self, ui: &mut Ui, actions: &mut Vec<Action>) {
         ui.horizontal(|ui| {
-            ui.label(RichText::new(format!("{} · {}", format_bytes(self.payload.len() as u64), self.kind)).color(Theme::TEXT_MUTED));
+            ui.label(
+                RichText::new(format!(
+                    "{} · {}",
+                    format_bytes(self.payload.len() as u64),
+                    self.kind
+                ))
+                .color(Theme::TEXT_MUTED),
+            );
             if self.truncated {
                 ui.label(
-                    RichText::new(format!("showing the first {}", format_bytes(DISPLAY_LIMIT_BYTES as u64)))
-                        .color(Theme::TEXT_WARNING),
+                    RichText::new(format!(
+                        "showing the first {}",
+                        format_bytes(DISPLAY_LIMIT_BYTES as u64)
+                    ))
+                    .color(Theme::TEXT_WARNING),
                 );
             }
             if ui
@@ -110,7 +127,9 @@ impl PayloadCache {
             }
             if ui
                 .button("Copy all")
-                .on_hover_text("Copy the whole payload to the clipboard (as text, or hex when binary)")
+                .on_hover_text(
+                    "Copy the whole payload to the clipboard (as text, or hex when binary)",
+                )
                 .clicked()
             {
                 actions.push(Action::CopyPayload { seq: self.seq });
@@ -118,7 +137,12 @@ impl PayloadCache {
         });
         ui.separator();
         if self.payload.is_empty() {
-            ui.label(RichText::new("(empty payload — on a retained topic this clears the retained message)").color(Theme::TEXT_MUTED));
+            ui.label(
+                RichText::new(
+                    "(empty payload — on a retained topic this clears the retained message)",
+                )
+                .color(Theme::TEXT_MUTED),
+            );
             return;
         }
         egui::ScrollArea::both()
@@ -131,7 +155,8 @@ impl PayloadCache {
                 }
                 _ => {
                     ui.add(
-                        egui::Label::new(RichText::new(&self.rendered).monospace()).selectable(true),
+                        egui::Label::new(RichText::new(&self.rendered).monospace())
+                            .selectable(true),
                     );
                 }
             });

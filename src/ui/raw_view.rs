@@ -8,10 +8,10 @@ use egui_extras::{Column, TableBuilder};
 use crate::model::topic_filter::TopicFilter;
 use crate::model::{Model, StoredMessage};
 
+use super::Action;
 use super::payload_view::{PayloadCache, PayloadMode};
 use super::theme::Theme;
 use super::widgets::{format_bytes, format_count, hex_compact, time_of_day_utc};
-use super::Action;
 
 /// The broker (mqtt5) adds this user property to what it forwards; shown as the broker's, not the sender's.
 const BROKER_ADDED_PROPERTY: &str = "x-mqtt-client-id";
@@ -85,11 +85,17 @@ impl RawViewState {
         let current = self
             .selected_seq
             .and_then(|s| self.matches.binary_search(&s).ok())
-            .unwrap_or(if delta > 0 { usize::MAX } else { self.matches.len() });
+            .unwrap_or(if delta > 0 {
+                usize::MAX
+            } else {
+                self.matches.len()
+            });
         let next = if current == usize::MAX {
             0
         } else {
-            current.saturating_add_signed(delta).min(self.matches.len() - 1)
+            current
+                .saturating_add_signed(delta)
+                .min(self.matches.len() - 1)
         };
         self.selected_seq = self.matches.get(next).copied();
         self.follow = false;
@@ -98,11 +104,21 @@ impl RawViewState {
 }
 
 /// The whole view: filter bar, table, details.
-pub fn raw_view_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState, actions: &mut Vec<Action>) {
+pub fn raw_view_ui(
+    ui: &mut Ui,
+    model: &Model,
+    state: &mut RawViewState,
+    actions: &mut Vec<Action>,
+) {
     filter_bar_ui(ui, state);
     state.refresh(model);
     if ui.ui_contains_pointer() || !ui.ctx().egui_wants_keyboard_input() {
-        let (up, down) = ui.input(|i| (i.key_pressed(egui::Key::ArrowUp), i.key_pressed(egui::Key::ArrowDown)));
+        let (up, down) = ui.input(|i| {
+            (
+                i.key_pressed(egui::Key::ArrowUp),
+                i.key_pressed(egui::Key::ArrowDown),
+            )
+        });
         if up {
             state.move_selection(-1);
         }
@@ -161,7 +177,10 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
         .auto_shrink([false, false])
         .stick_to_bottom(state.follow);
     if state.scroll_to_selected {
-        if let Some(index) = state.selected_seq.and_then(|s| state.matches.binary_search(&s).ok()) {
+        if let Some(index) = state
+            .selected_seq
+            .and_then(|s| state.matches.binary_search(&s).ok())
+        {
             table = table.scroll_to_row(index, None);
         }
         state.scroll_to_selected = false;
@@ -170,10 +189,19 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
     table
         .header(row_height, |mut header| {
             for (title, tip) in [
-                ("Time (UTC)", "Receive time, stamped when the message entered Meshscope"),
-                ("Topic", "Topic as delivered (invalid UTF-8 shown with replacement characters)"),
+                (
+                    "Time (UTC)",
+                    "Receive time, stamped when the message entered Meshscope",
+                ),
+                (
+                    "Topic",
+                    "Topic as delivered (invalid UTF-8 shown with replacement characters)",
+                ),
                 ("QoS", "Delivered QoS"),
-                ("Retain", "Retained (replayed at subscribe, or published retained)"),
+                (
+                    "Retain",
+                    "Retained (replayed at subscribe, or published retained)",
+                ),
                 ("Size", "Payload size"),
                 ("Dialect", "Decoded dialect, or why it could not be decoded"),
             ] {
@@ -184,7 +212,11 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
         })
         .body(|body| {
             body.rows(row_height, state.matches.len(), |mut row| {
-                let Some(message) = state.matches.get(row.index()).and_then(|&s| model.store.get(s)) else {
+                let Some(message) = state
+                    .matches
+                    .get(row.index())
+                    .and_then(|&s| model.store.get(s))
+                else {
                     return;
                 };
                 row.set_selected(state.selected_seq == Some(message.seq));
@@ -203,7 +235,10 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
 fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, message: &StoredMessage) {
     let raw = &message.raw;
     row.col(|ui| {
-        cell_label(ui, RichText::new(time_of_day_utc(raw.received_at_nanos)).monospace());
+        cell_label(
+            ui,
+            RichText::new(time_of_day_utc(raw.received_at_nanos)).monospace(),
+        );
     });
     row.col(|ui| {
         let topic = raw.topic_lossy();
@@ -225,7 +260,10 @@ fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, message: &StoredMessage) {
     });
     row.col(|ui| {
         let dialect = message.tag.dialect;
-        let label = cell_label(ui, RichText::new(dialect.as_str()).color(Theme::dialect(dialect)));
+        let label = cell_label(
+            ui,
+            RichText::new(dialect.as_str()).color(Theme::dialect(dialect)),
+        );
         if let Some(note) = &message.tag.note {
             label.on_hover_text(note.as_ref());
         }
@@ -241,8 +279,14 @@ fn details_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState, actions: &mu
     let Some(message) = state.selected_seq.and_then(|s| model.store.get(s)) else {
         ui.add_space(24.0);
         ui.vertical_centered(|ui| {
-            ui.label(RichText::new("Select a message to see its payload and MQTT 5 properties.").color(Theme::TEXT_MUTED));
-            ui.label(RichText::new("Up/Down move the selection · Ctrl+F filters topics").color(Theme::TEXT_MUTED));
+            ui.label(
+                RichText::new("Select a message to see its payload and MQTT 5 properties.")
+                    .color(Theme::TEXT_MUTED),
+            );
+            ui.label(
+                RichText::new("Up/Down move the selection · Ctrl+F filters topics")
+                    .color(Theme::TEXT_MUTED),
+            );
         });
         return;
     };
@@ -265,7 +309,11 @@ fn details_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState, actions: &mu
         .as_ref()
         .is_none_or(|c| c.seq() != message.seq || c.mode() != state.payload_mode);
     if stale {
-        state.payload_cache = Some(PayloadCache::build(message.seq, message.raw.payload.clone(), state.payload_mode));
+        state.payload_cache = Some(PayloadCache::build(
+            message.seq,
+            message.raw.payload.clone(),
+            state.payload_mode,
+        ));
     }
     let available = ui.available_height();
     egui::Panel::bottom("raw_properties")

@@ -54,23 +54,37 @@ pub fn status_bar_ui(ui: &mut Ui, model: &Model, now_nanos: u64) {
 
 fn connection_summary(model: &Model, now_nanos: u64) -> (egui::Color32, String, String) {
     match model.session.current() {
-        None => (Theme::STATUS_UNKNOWN, "Not connected".into(), "Connect to a broker with Ctrl+K".into()),
+        None => (
+            Theme::STATUS_UNKNOWN,
+            "Not connected".into(),
+            "Connect to a broker with Ctrl+K".into(),
+        ),
         Some(ConnectionState::Connecting { broker, attempt }) => (
             Theme::CONNECTION_CONNECTING,
             format!("Connecting to {broker}…"),
             format!("Attempt {attempt}"),
         ),
-        Some(ConnectionState::Connected { broker, client_id, connack }) => (
+        Some(ConnectionState::Connected {
+            broker,
+            client_id,
+            connack,
+        }) => (
             Theme::CONNECTION_CONNECTED,
             format!("Connected to {broker}"),
             format!(
                 "Observer client id {client_id}\nRetain available: {}\nShared subscriptions: {}\nMax QoS: {}",
                 opt(connack.retain_available),
                 opt(connack.shared_subscription_available),
-                connack.max_qos.map_or_else(|| "2".into(), |q| q.to_string()),
+                connack
+                    .max_qos
+                    .map_or_else(|| "2".into(), |q| q.to_string()),
             ),
         ),
-        Some(ConnectionState::Disconnected { broker, reason, retry_in_millis }) => {
+        Some(ConnectionState::Disconnected {
+            broker,
+            reason,
+            retry_in_millis,
+        }) => {
             let since = model
                 .session
                 .entries()
@@ -80,15 +94,20 @@ fn connection_summary(model: &Model, now_nanos: u64) -> (egui::Color32, String, 
             (
                 Theme::CONNECTION_DOWN,
                 match retry {
-                    Some(ms) => format!("Disconnected from {broker}: retrying in {}", format_millis(ms)),
+                    Some(ms) => format!(
+                        "Disconnected from {broker}: retrying in {}",
+                        format_millis(ms)
+                    ),
                     None => format!("Disconnected from {broker}"),
                 },
                 reason.clone(),
             )
         }
-        Some(ConnectionState::Stopped { broker }) => {
-            (Theme::STATUS_UNKNOWN, format!("Disconnected from {broker}"), "Stopped by you".into())
-        }
+        Some(ConnectionState::Stopped { broker }) => (
+            Theme::STATUS_UNKNOWN,
+            format!("Disconnected from {broker}"),
+            "Stopped by you".into(),
+        ),
     }
 }
 

@@ -18,12 +18,18 @@ struct DialogHarness {
 fn dialog_harness(profiles: Vec<Profile>) -> Harness<'static, DialogHarness> {
     let mut dialog = ConnectionDialogState::default();
     dialog.open_with(Profile::default());
-    Harness::builder().with_size(egui::vec2(900.0, 700.0)).build_ui_state(
-        |ui, state: &mut DialogHarness| {
-            connection_dialog_ui(ui, &mut state.dialog, &state.profiles, &mut state.actions);
-        },
-        DialogHarness { dialog, profiles, actions: Vec::new() },
-    )
+    Harness::builder()
+        .with_size(egui::vec2(900.0, 700.0))
+        .build_ui_state(
+            |ui, state: &mut DialogHarness| {
+                connection_dialog_ui(ui, &mut state.dialog, &state.profiles, &mut state.actions);
+            },
+            DialogHarness {
+                dialog,
+                profiles,
+                actions: Vec::new(),
+            },
+        )
 }
 
 #[test]
@@ -31,7 +37,9 @@ fn connection_dialog_connects_with_typed_fields_and_saves_no_password() {
     let mut harness = dialog_harness(Vec::new());
     harness.get_by_label("Broker URL").click();
     harness.run();
-    harness.get_by_label("Broker URL").type_text("mqtt://127.0.0.1:1883");
+    harness
+        .get_by_label("Broker URL")
+        .type_text("mqtt://127.0.0.1:1883");
     harness.get_by_label("Username").click();
     harness.run();
     harness.get_by_label("Username").type_text("ops");
@@ -57,7 +65,10 @@ fn connection_dialog_connects_with_typed_fields_and_saves_no_password() {
     assert_eq!(saved.broker_url, "mqtt://127.0.0.1:1883");
     assert_eq!(saved.username, "ops");
     let json = serde_json::to_string(&saved).unwrap();
-    assert!(!json.contains("s3cret"), "a saved profile must not carry the password: {json}");
+    assert!(
+        !json.contains("s3cret"),
+        "a saved profile must not carry the password: {json}"
+    );
 
     let connect = actions.iter().find_map(|a| match a {
         Action::Connect { profile, password } => Some((profile.clone(), password.clone())),
@@ -66,14 +77,25 @@ fn connection_dialog_connects_with_typed_fields_and_saves_no_password() {
     let (profile, password) = connect.expect("Connect pushes an action");
     assert_eq!(profile.broker_url, "mqtt://127.0.0.1:1883");
     assert_eq!(password.as_deref(), Some("s3cret"));
-    assert!(harness.state().dialog.password.is_empty(), "the typed password is handed over, not kept");
+    assert!(
+        harness.state().dialog.password.is_empty(),
+        "the typed password is handed over, not kept"
+    );
 }
 
 #[test]
 fn connection_dialog_picks_a_saved_profile() {
     let profiles = vec![
-        Profile { name: "alpha".into(), broker_url: "mqtt://alpha:1883".into(), ..Profile::default() },
-        Profile { name: "beta".into(), broker_url: "mqtts://beta:8883".into(), ..Profile::default() },
+        Profile {
+            name: "alpha".into(),
+            broker_url: "mqtt://alpha:1883".into(),
+            ..Profile::default()
+        },
+        Profile {
+            name: "beta".into(),
+            broker_url: "mqtts://beta:8883".into(),
+            ..Profile::default()
+        },
     ];
     let mut harness = dialog_harness(profiles);
     harness.get_by_label("Saved profile").click();
@@ -99,7 +121,11 @@ fn message(at: u64, topic: &str, payload: &str) -> RawMessage {
 fn raw_harness() -> Harness<'static, RawHarness> {
     let mut model = Model::new(ModelConfig::default());
     model.apply_message(message(1_000, "factory/line1/temp", "21.5"));
-    model.apply_message(message(2_000, "agents/planner/status", r#"{"status":"online"}"#));
+    model.apply_message(message(
+        2_000,
+        "agents/planner/status",
+        r#"{"status":"online"}"#,
+    ));
     let mut with_props = message(3_000, "rpc/math/add", "[1,2,3]");
     with_props.properties = Some(Box::new(Properties {
         response_topic: Some("replies/math/client-7".into()),
@@ -113,10 +139,19 @@ fn raw_harness() -> Harness<'static, RawHarness> {
     bad.payload = vec![0u8, 159, 146, 150].into();
     model.apply_message(bad);
     // Wire data may hold any character; the app draws a box for a missing glyph, so do the tests.
-    Harness::builder().with_size(egui::vec2(1400.0, 800.0)).allow_missing_glyphs().build_ui_state(
-        |ui, state: &mut RawHarness| raw_view_ui(ui, &state.model, &mut state.raw, &mut state.actions),
-        RawHarness { model, raw: RawViewState::default(), actions: Vec::new() },
-    )
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .allow_missing_glyphs()
+        .build_ui_state(
+            |ui, state: &mut RawHarness| {
+                raw_view_ui(ui, &state.model, &mut state.raw, &mut state.actions)
+            },
+            RawHarness {
+                model,
+                raw: RawViewState::default(),
+                actions: Vec::new(),
+            },
+        )
 }
 
 #[test]
@@ -128,15 +163,23 @@ fn raw_view_filter_takes_mqtt_wildcards_and_substrings() {
 
     harness.get_by_label("Topic filter").click();
     harness.run();
-    harness.get_by_label("Topic filter").type_text("agents/+/status");
+    harness
+        .get_by_label("Topic filter")
+        .type_text("agents/+/status");
     harness.run();
-    assert!(harness.query_by_label("factory/line1/temp").is_none(), "the wildcard filter hides other topics");
+    assert!(
+        harness.query_by_label("factory/line1/temp").is_none(),
+        "the wildcard filter hides other topics"
+    );
     assert!(harness.query_by_label("agents/planner/status").is_some());
     assert_eq!(harness.state().raw.match_count(), 1);
 
     harness.state_mut().raw.set_filter("LINE1");
     harness.run();
-    assert!(harness.query_by_label("factory/line1/temp").is_some(), "plain text is a case-insensitive substring");
+    assert!(
+        harness.query_by_label("factory/line1/temp").is_some(),
+        "plain text is a case-insensitive substring"
+    );
     assert!(harness.query_by_label("agents/planner/status").is_none());
 }
 
@@ -147,17 +190,35 @@ fn raw_view_selection_shows_properties_and_binary_safely() {
     harness.get_by_label("rpc/math/add").click();
     harness.run();
     assert_eq!(harness.state().raw.selected_seq, Some(2));
-    assert!(harness.query_by_label("replies/math/client-7").is_some(), "Response Topic is shown");
-    assert!(harness.query_by_label("deadbeef").is_some(), "Correlation Data shown as hex");
-    assert_eq!(harness.query_all_by_label("k").count(), 2, "repeated user property keys both shown, in order");
+    assert!(
+        harness.query_by_label("replies/math/client-7").is_some(),
+        "Response Topic is shown"
+    );
+    assert!(
+        harness.query_by_label("deadbeef").is_some(),
+        "Correlation Data shown as hex"
+    );
+    assert_eq!(
+        harness.query_all_by_label("k").count(),
+        2,
+        "repeated user property keys both shown, in order"
+    );
 
     // A non-UTF-8 topic and payload: shown with replacement characters and as hex, never a panic.
     harness.get_by_label("bad\\xff/t").click();
     harness.run();
     assert_eq!(harness.state().raw.selected_seq, Some(3));
-    assert!(harness.query_by_label_contains("00 9f 92 96").is_some(), "binary payload as a hex dump");
+    assert!(
+        harness.query_by_label_contains("00 9f 92 96").is_some(),
+        "binary payload as a hex dump"
+    );
 
     harness.get_by_label("Save payload…").click();
     harness.run();
-    assert!(harness.state().actions.contains(&Action::SavePayload { seq: 3 }));
+    assert!(
+        harness
+            .state()
+            .actions
+            .contains(&Action::SavePayload { seq: 3 })
+    );
 }
