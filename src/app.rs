@@ -34,6 +34,12 @@ pub struct AppOptions {
     pub model: ModelConfig,
     /// A recording to open at start (instead of connecting).
     pub open: Option<PathBuf>,
+    /// Load the presence map's node positions at start and save them at exit (off in tests).
+    pub persist_layout: bool,
+}
+
+fn presence_layout_path() -> PathBuf {
+    settings::config_dir().join("presence-layout.json")
 }
 
 /// The demo mesh the app started: its broker and the switch that stops its agents.
@@ -67,6 +73,7 @@ pub struct MeshscopeApp {
     notice: Option<(String, bool)>,
     show_shortcuts: bool,
     recording: recording::RecordingControl,
+    persist_layout: bool,
 }
 
 impl MeshscopeApp {
@@ -111,7 +118,14 @@ impl MeshscopeApp {
             notice: settings_error.map(|e| (format!("Settings not loaded: {e}"), true)),
             show_shortcuts: false,
             recording,
+            persist_layout: false,
         };
+        if options.persist_layout {
+            app.persist_layout = true;
+            if let Err(e) = app.presence.load_layout(&presence_layout_path()) {
+                app.notice = Some((format!("Presence layout not loaded: {e}"), true));
+            }
+        }
         if let Some(path) = &options.open {
             app.open_recording(path);
         } else if options.demo {
@@ -241,8 +255,18 @@ impl MeshscopeApp {
             }
             Action::SelectView(view) => self.view = view,
             // The views keep their own selection; these also switch to the view that shows it.
-            Action::SelectParticipant(_) => self.view = View::Presence,
-            Action::SelectTrace(Some(_)) => self.view = View::Timeline,
+            Action::SelectParticipant(participant) => {
+                if self.view != View::Presence {
+                    self.presence.select(participant);
+                    self.view = View::Presence;
+                }
+            }
+            Action::SelectTrace(Some(trace_id)) => {
+                if self.view != View::Timeline {
+                    self.timeline.select_trace(trace_id);
+                    self.view = View::Timeline;
+                }
+            }
             Action::SelectTrace(None) => {}
             Action::SendCall { call_key, steps } => {
                 if let Err(reason) = crate::headless::send_steps(self.session.as_ref(), steps) {
@@ -494,6 +518,11 @@ impl MeshscopeApp {
 
 impl Drop for MeshscopeApp {
     fn drop(&mut self) {
+        if self.persist_layout
+            && let Err(e) = self.presence.save_layout(&presence_layout_path())
+        {
+            tracing::warn!("presence layout not saved: {e}");
+        }
         self.disconnect();
         if let Some(mut demo) = self.demo.take() {
             let _ = demo.stop.send(true);

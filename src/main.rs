@@ -58,6 +58,7 @@ fn run_gui(args: GuiArgs) -> anyhow::Result<()> {
         view: headless::view(args.view),
         model: headless::model_config(&args),
         open: args.open.clone(),
+        persist_layout: true,
     };
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Meshscope")

@@ -18,14 +18,22 @@ fn json_node_ui(ui: &mut Ui, key: Option<&str>, value: &Value, depth: usize) {
         ui.horizontal_wrapped(|ui| {
             ui.spacing_mut().item_spacing.x = 4.0;
             if let Some(key) = key {
-                ui.label(RichText::new(format!("{key}:")).color(Theme::JSON_KEY).monospace());
+                ui.label(
+                    RichText::new(format!("{key}:"))
+                        .color(Theme::JSON_KEY)
+                        .monospace(),
+                );
             }
             ui.label(text.monospace());
         });
     };
     match value {
         Value::Object(map) => {
-            let title = format!("{}{{{}}}", key.map(|k| format!("{k}: ")).unwrap_or_default(), map.len());
+            let title = format!(
+                "{}{{{}}}",
+                key.map(|k| format!("{k}: ")).unwrap_or_default(),
+                map.len()
+            );
             egui::CollapsingHeader::new(RichText::new(title).monospace())
                 .id_salt((depth, key))
                 .default_open(depth < 2)
@@ -37,7 +45,11 @@ fn json_node_ui(ui: &mut Ui, key: Option<&str>, value: &Value, depth: usize) {
                 });
         }
         Value::Array(items) => {
-            let title = format!("{}[{}]", key.map(|k| format!("{k}: ")).unwrap_or_default(), items.len());
+            let title = format!(
+                "{}[{}]",
+                key.map(|k| format!("{k}: ")).unwrap_or_default(),
+                items.len()
+            );
             egui::CollapsingHeader::new(RichText::new(title).monospace())
                 .id_salt((depth, key))
                 .default_open(depth < 2)
@@ -48,7 +60,10 @@ fn json_node_ui(ui: &mut Ui, key: Option<&str>, value: &Value, depth: usize) {
                     more_ui(ui, items.len());
                 });
         }
-        Value::String(s) => label(ui, RichText::new(format!("{s:?}")).color(Theme::JSON_STRING)),
+        Value::String(s) => label(
+            ui,
+            RichText::new(format!("{s:?}")).color(Theme::JSON_STRING),
+        ),
         Value::Number(n) => label(ui, RichText::new(n.to_string()).color(Theme::JSON_NUMBER)),
         Value::Bool(b) => label(ui, RichText::new(b.to_string()).color(Theme::JSON_LITERAL)),
         Value::Null => label(ui, RichText::new("null").color(Theme::JSON_LITERAL)),
@@ -58,7 +73,8 @@ fn json_node_ui(ui: &mut Ui, key: Option<&str>, value: &Value, depth: usize) {
 fn more_ui(ui: &mut Ui, total: usize) {
     if total > MAX_CHILDREN_SHOWN {
         ui.label(
-            RichText::new(format!("… {} more", total - MAX_CHILDREN_SHOWN)).color(Theme::TEXT_MUTED),
+            RichText::new(format!("… {} more", total - MAX_CHILDREN_SHOWN))
+                .color(Theme::TEXT_MUTED),
         );
     }
 }
@@ -78,7 +94,13 @@ pub fn hex_dump(bytes: &[u8]) -> String {
             }
         }
         out.push(' ');
-        out.extend(chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }));
+        out.extend(chunk.iter().map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        }));
         out.push('\n');
     }
     out
@@ -136,23 +158,100 @@ pub fn format_millis(millis: u64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formatting() {
-        assert_eq!(time_of_day_utc(3_723_004_000_000), "01:02:03.004");
-        assert_eq!(format_bytes(512), "512 B");
-        assert_eq!(format_bytes(5 * 1024 * 1024), "5.0 MiB");
-        assert_eq!(format_count(1_234_567), "1\u{2009}234\u{2009}567");
-        assert_eq!(format_count(12), "12");
-        assert_eq!(format_millis(3_200), "3.2 s");
-        assert_eq!(hex_compact(&[0, 0xab]), "00ab");
-        let dump = hex_dump(b"hello\x00world!!!!!!x");
-        assert!(dump.starts_with("00000000  68 65 6c 6c 6f 00"));
-        assert!(dump.contains("hello.world"));
-        assert_eq!(dump.lines().count(), 2);
+/// The MQTT 5 properties of a message as a compact grid (no scroll area of its own); `id_salt`
+/// keeps two grids on one screen apart. Broker-added user properties are marked.
+pub fn mqtt_properties_grid_ui(
+    ui: &mut Ui,
+    id_salt: impl std::hash::Hash + std::fmt::Debug,
+    props: &crate::protocol::Properties,
+) {
+    const BROKER_ADDED: [&str; 1] = ["x-mqtt-client-id"];
+    const MAX_USER_PROPERTIES: usize = 500;
+    let id = ui.make_persistent_id(id_salt);
+    egui::Grid::new(id)
+        .num_columns(2)
+        .striped(true)
+        .spacing([10.0, 3.0])
+        .show(ui, |ui| {
+            let row = |ui: &mut Ui, name: &str, value: String| {
+                ui.label(RichText::new(name).color(Theme::TEXT_MUTED));
+                ui.add(
+                    egui::Label::new(RichText::new(value).monospace())
+                        .selectable(true)
+                        .wrap(),
+                );
+                ui.end_row();
+            };
+            if let Some(rt) = &props.response_topic {
+                row(ui, "Response Topic", rt.clone());
+            }
+            if let Some(bytes) = &props.correlation_data {
+                match std::str::from_utf8(bytes) {
+                    Ok(text) if !text.chars().any(char::is_control) => {
+                        row(ui, "Correlation Data", text.to_owned())
+                    }
+                    _ => row(
+                        ui,
+                        "Correlation Data",
+                        format!("{} (hex)", hex_compact(bytes)),
+                    ),
+                }
+            }
+            if let Some(ct) = &props.content_type {
+                row(ui, "Content Type", ct.clone());
+            }
+            if let Some(pfi) = props.payload_format_indicator {
+                row(
+                    ui,
+                    "Payload Format",
+                    if pfi == 1 {
+                        "1 (UTF-8)".into()
+                    } else {
+                        format!("{pfi}")
+                    },
+                );
+            }
+            if let Some(secs) = props.message_expiry_interval_secs {
+                row(ui, "Message Expiry", format!("{secs} s"));
+            }
+            for (key, value) in props.user_properties.iter().take(MAX_USER_PROPERTIES) {
+                let name = ui.label(RichText::new(key).monospace().color(
+                    if BROKER_ADDED.contains(&key.as_str()) {
+                        Theme::BROKER_ADDED
+                    } else {
+                        Theme::JSON_KEY
+                    },
+                ));
+                if BROKER_ADDED.contains(&key.as_str()) {
+                    name.on_hover_text(
+                        "Added by the broker when forwarding, not sent by the publisher",
+                    );
+                }
+                ui.add(
+                    egui::Label::new(RichText::new(value).monospace())
+                        .selectable(true)
+                        .wrap(),
+                );
+                ui.end_row();
+            }
+        });
+    if props.user_properties.len() > MAX_USER_PROPERTIES {
+        ui.label(
+            RichText::new(format!(
+                "… {} more user properties",
+                props.user_properties.len() - MAX_USER_PROPERTIES
+            ))
+            .color(Theme::TEXT_MUTED),
+        );
+    }
+    if props.response_topic.is_none()
+        && props.correlation_data.is_none()
+        && props.content_type.is_none()
+        && props.user_properties.is_empty()
+        && props.payload_format_indicator.is_none()
+        && props.message_expiry_interval_secs.is_none()
+    {
+        ui.label(RichText::new("no MQTT 5 properties").color(Theme::TEXT_MUTED));
     }
 }
 
@@ -178,5 +277,25 @@ pub fn format_latency_micros(micros: u64) -> String {
         format!("{} ms", micros / 1000)
     } else {
         format!("{:.2} s", micros as f64 / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting() {
+        assert_eq!(time_of_day_utc(3_723_004_000_000), "01:02:03.004");
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(format_count(1_234_567), "1\u{2009}234\u{2009}567");
+        assert_eq!(format_count(12), "12");
+        assert_eq!(format_millis(3_200), "3.2 s");
+        assert_eq!(hex_compact(&[0, 0xab]), "00ab");
+        let dump = hex_dump(b"hello\x00world!!!!!!x");
+        assert!(dump.starts_with("00000000  68 65 6c 6c 6f 00"));
+        assert!(dump.contains("hello.world"));
+        assert_eq!(dump.lines().count(), 2);
     }
 }
