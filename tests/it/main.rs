@@ -1,15 +1,15 @@
 //! The one integration test binary (links once): real brokers on loopback, headless UI.
 
+mod cli;
+mod composer;
+mod demo;
+mod fixture;
+mod presence_view;
+mod record;
+mod report;
+mod session;
+mod store;
 #[allow(dead_code)]
 mod support;
-mod session;
-mod demo;
-mod store;
-mod ui;
-mod fixture;
-mod report;
-mod presence_view;
 mod timeline_view;
-mod cli;
-mod record;
-mod composer;
+mod ui;

@@ -1,14 +1,322 @@
-//! The trace timeline (waterfall of paired requests) and the latency plots.
+//! The trace timeline (waterfall of paired requests) and the latency plots: state, caches and layout.
+//!
+//! One time axis ([`axis::TimeAxis`]) drives the waterfall and the time plots. Derived data
+//! (records, filtered and nested rows, plot series) is cached and rebuilt only when the mesh
+//! changed, the user changed a filter, and at most every [`rebuild_interval_nanos`] while
+//! data streams in; pending bars still grow every frame (they are drawn up to `now`).
+
+pub mod axis;
+pub mod command;
+pub mod details;
+pub mod filter_bar;
+pub mod plots;
+pub mod point_cloud;
+pub mod records;
+pub mod rows;
+pub mod series;
+pub mod stats_table;
+pub mod waterfall;
 
 use egui::Ui;
 
 use crate::model::Model;
 
 use super::Action;
+use axis::TimeAxis;
+use records::RecordCache;
+use rows::{Collapsed, Filter, GroupBy, Rows};
 
+/// Live data rebuilds the rows and plot series at most this often (receive clock)...
+pub const REBUILD_INTERVAL_NANOS: u64 = 250_000_000;
+/// ...growing with the number of traces (a rebuild costs ~4 ms per 100 000) up to this, so
+/// rebuild frames stay rare; pending bars still grow every frame.
+pub const MAX_REBUILD_INTERVAL_NANOS: u64 = 1_000_000_000;
+const TRACES_PER_EXTRA_INTERVAL_STEP: u64 = 100_000;
+
+/// How long live data may wait before the rows are rebuilt, for this many traces.
+pub fn rebuild_interval_nanos(traces: usize) -> u64 {
+    let extra = (MAX_REBUILD_INTERVAL_NANOS - REBUILD_INTERVAL_NANOS) as u128 * traces as u128
+        / TRACES_PER_EXTRA_INTERVAL_STEP as u128;
+    (REBUILD_INTERVAL_NANOS as u128 + extra).min(MAX_REBUILD_INTERVAL_NANOS as u128) as u64
+}
+/// Until the user zooms, the window shows what was seen so far, but at least this much...
+const FIRST_WINDOW_MIN_NANOS: u64 = 10 * axis::NANOS_PER_SEC;
+/// ...and at most this much.
+const FIRST_WINDOW_MAX_NANOS: u64 = 15 * axis::NANOS_PER_SEC;
+
+/// Everything the timeline keeps between frames: view settings, selection and caches.
 #[derive(Default)]
-pub struct TimelineViewState {}
+pub struct TimelineViewState {
+    pub(super) axis: TimeAxis,
+    /// The user chose the window's width (zoom, fit, a plot drag); until then it grows with the
+    /// data seen, from 10 s up to a minute.
+    window_chosen: bool,
+    /// Follow-live is on unless paused (by scrolling back, panning, or revealing a trace).
+    paused: bool,
+    pub(super) filter: Filter,
+    pub(super) group_by: GroupBy,
+    pub(super) collapsed: Collapsed,
+    pub(super) selected: Option<u64>,
+    /// Bring this trace into view on the next frame (selected from elsewhere).
+    reveal: Option<u64>,
+    records: RecordCache,
+    rows: Rows,
+    /// Bumps when `rows` is rebuilt (plot caches key on it).
+    rows_version: u64,
+    rows_dirty: bool,
+    /// The rows were rebuilt in this frame (the plots then catch up on the next one).
+    rows_rebuilt_this_frame: bool,
+    built_at_nanos: Option<u64>,
+    /// Plot x = seconds since this receive time (fixed once chosen, so plots do not jump).
+    origin_nanos: Option<u64>,
+    waterfall: waterfall::WaterfallState,
+    plots: plots::PlotsState,
+    details: details::DetailsCache,
+    stats: stats_table::StatsTableState,
+    filter_bar: filter_bar::FilterBarState,
+    /// The plots panel is hidden (more room for rows).
+    hide_plots: bool,
+}
 
-pub fn timeline_view_ui(ui: &mut Ui, _model: &Model, _state: &mut TimelineViewState, _now_nanos: u64, _actions: &mut Vec<Action>) {
-    ui.label("The timeline is being built.");
+impl TimelineViewState {
+    /// Select a trace (from another view or a plot): it is shown, scrolled to and its details opened.
+    pub fn select_trace(&mut self, trace_id: u64) {
+        if self.selected == Some(trace_id) {
+            return;
+        }
+        self.selected = Some(trace_id);
+        self.reveal = Some(trace_id);
+    }
+
+    pub fn selected_trace(&self) -> Option<u64> {
+        self.selected
+    }
+
+    /// Whether the window follows the newest data.
+    pub fn follow_live(&self) -> bool {
+        !self.paused
+    }
+
+    pub fn set_follow_live(&mut self, follow: bool) {
+        if follow && self.paused {
+            self.waterfall.jump_to_bottom = true;
+        }
+        self.paused = !follow;
+    }
+
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    pub fn set_filter(&mut self, filter: Filter) {
+        if filter != self.filter {
+            self.filter = filter;
+            self.rows_dirty = true;
+        }
+    }
+
+    pub fn group_by(&self) -> GroupBy {
+        self.group_by
+    }
+
+    pub fn set_group_by(&mut self, group_by: GroupBy) {
+        if group_by != self.group_by {
+            self.group_by = group_by;
+            self.rows_dirty = true;
+        }
+    }
+
+    /// The rows as last built (filtered traces, inferred parents, drawn lines).
+    pub fn rows(&self) -> &Rows {
+        &self.rows
+    }
+
+    pub fn axis(&self) -> TimeAxis {
+        self.axis
+    }
+
+    /// Shows this window (while following live only its span is kept).
+    pub fn set_window(&mut self, axis: TimeAxis) {
+        self.axis = axis;
+        self.window_chosen = true;
+    }
+
+    /// Where the latency scatter drew this trace's point in the last frame (None: not on screen).
+    pub fn latency_point_pos(&self, trace_id: u64) -> Option<egui::Pos2> {
+        self.plots.point_pos(trace_id)
+    }
+
+    /// Rebuild rows and plot series on the next frame even if the model did not change.
+    pub fn invalidate(&mut self) {
+        self.rows_dirty = true;
+    }
+
+    pub(super) fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    pub(super) fn toggle_fold(&mut self, trace_id: u64) {
+        if !self.collapsed.traces.remove(&trace_id) {
+            self.collapsed.traces.insert(trace_id);
+        }
+        self.rows_dirty = true;
+    }
+
+    pub(super) fn toggle_group_fold(&mut self, label: &str) {
+        if !self.collapsed.groups.remove(label) {
+            self.collapsed.groups.insert(label.to_owned());
+        }
+        self.rows_dirty = true;
+    }
+
+    /// Selects from inside the timeline (a row or a plot point) and tells the app.
+    pub(super) fn select_here(
+        &mut self,
+        trace_id: Option<u64>,
+        reveal: bool,
+        actions: &mut Vec<Action>,
+    ) {
+        if self.selected == trace_id {
+            return;
+        }
+        self.selected = trace_id;
+        if reveal {
+            self.reveal = trace_id;
+        }
+        actions.push(Action::SelectTrace(trace_id));
+    }
+
+    /// Sync caches with the model, place the axis, and honour a pending reveal.
+    fn prepare(&mut self, model: &Model, now_nanos: u64) {
+        self.rows_rebuilt_this_frame = false;
+        let due = self.rows_dirty
+            || self.reveal.is_some()
+            || self.built_at_nanos.is_none_or(|at| {
+                now_nanos < at || now_nanos - at >= rebuild_interval_nanos(self.records.len())
+            });
+        if due {
+            let changed = self.records.sync(&model.mesh, &model.store);
+            if changed || self.rows_dirty || self.built_at_nanos.is_none() {
+                self.rebuild_rows(model, now_nanos);
+            }
+            self.built_at_nanos = Some(now_nanos);
+        }
+        if self.origin_nanos.is_none() {
+            self.origin_nanos = model
+                .mesh
+                .observed()
+                .from_nanos
+                .or_else(|| self.records.iter().next().map(|r| r.start_nanos));
+        }
+        if !self.window_chosen && !self.paused {
+            // The window covers what was seen so far (within reason), ending at now.
+            let span = match self.records.iter().next() {
+                Some(first) => {
+                    let seen = now_nanos.saturating_sub(first.start_nanos);
+                    ((seen as f64 * 1.08) as u64)
+                        .clamp(FIRST_WINDOW_MIN_NANOS, FIRST_WINDOW_MAX_NANOS)
+                }
+                None => axis::DEFAULT_SPAN_NANOS,
+            };
+            if span != self.axis.span_nanos() {
+                self.axis = TimeAxis::new(now_nanos.saturating_sub(span), span);
+            }
+        }
+        if let Some(trace_id) = self.reveal.take() {
+            self.reveal_now(trace_id, model, now_nanos);
+        }
+        if !self.paused {
+            self.axis.follow(now_nanos);
+        }
+    }
+
+    fn rebuild_rows(&mut self, model: &Model, now_nanos: u64) {
+        self.rows = rows::build_rows(
+            &self.records,
+            &self.filter,
+            self.group_by,
+            &self.collapsed,
+            &model.mesh,
+            now_nanos,
+        );
+        self.rows_version = self.rows_version.wrapping_add(1);
+        self.rows_dirty = false;
+        self.rows_rebuilt_this_frame = true;
+    }
+
+    fn reveal_now(&mut self, trace_id: u64, model: &Model, now_nanos: u64) {
+        let Some(record) = self.records.get(trace_id).copied() else {
+            return;
+        };
+        if self.rows.visible_index(trace_id).is_none() {
+            // Filtered out: the user asked to see it, so show everything.
+            self.filter = Filter::default();
+            self.rebuild_rows(model, now_nanos);
+        }
+        // Unfold what hides it.
+        let mut unfolded = false;
+        let mut ancestor = self.rows.parent_of(trace_id);
+        while let Some(a) = ancestor {
+            unfolded |= self.collapsed.traces.remove(&a);
+            ancestor = self.rows.parent_of(a);
+        }
+        let group = match self.group_by {
+            _ if self.rows.visible_index(trace_id).is_none() => None,
+            GroupBy::Nothing => None,
+            GroupBy::Callee => Some(record.callee),
+            GroupBy::Caller => Some(record.caller),
+        };
+        if let Some(name) = group {
+            let label = rows::group_label(&self.records.names, name).to_owned();
+            unfolded |= self.collapsed.groups.remove(&label);
+        }
+        if unfolded {
+            self.rebuild_rows(model, now_nanos);
+        }
+        let (from, to) = (record.start_nanos, record.end_or(now_nanos));
+        if !(self.axis.start_nanos() <= from && to <= self.axis.end_nanos()) {
+            if to - from > self.axis.span_nanos() {
+                self.axis.fit(from, to);
+                self.window_chosen = true;
+            } else {
+                self.axis.centre_on(from + (to - from) / 2);
+            }
+        }
+        self.paused = true;
+        self.waterfall.scroll_to = self.rows.display_index(trace_id);
+    }
+}
+
+/// The timeline view: filters on top, details on the right, plots at the bottom, rows in the middle.
+pub fn timeline_view_ui(
+    ui: &mut Ui,
+    model: &Model,
+    state: &mut TimelineViewState,
+    now_nanos: u64,
+    actions: &mut Vec<Action>,
+) {
+    state.prepare(model, now_nanos);
+    egui::Panel::top("timeline_filters")
+        .show(ui, |ui| filter_bar::filter_bar_ui(ui, state, now_nanos));
+    if state.selected.is_some() {
+        egui::Panel::right("timeline_details")
+            .resizable(true)
+            .default_size(560.0)
+            .min_size(320.0)
+            .show(ui, |ui| {
+                details::details_ui(ui, model, state, now_nanos, actions)
+            });
+    }
+    if !state.hide_plots {
+        egui::Panel::bottom("timeline_plots")
+            .resizable(true)
+            .default_size(320.0)
+            .min_size(160.0)
+            .show(ui, |ui| {
+                plots::plots_panel_ui(ui, model, state, now_nanos, actions)
+            });
+    }
+    egui::CentralPanel::default().show(ui, |ui| {
+        waterfall::waterfall_ui(ui, model, state, now_nanos, actions)
+    });
 }

@@ -1,0 +1,459 @@
+//! Frame cost of the trace timeline and latency plots with 100 000 traces in the model (headless egui, release).
+//!
+//! Builds a model by applying ~200 000 realistic OpenMAS messages (1 000 callers, 20 services,
+//! nested delegations, errors, timeouts, pending calls at the end) through the real decoders,
+//! then times `timeline_view_ui` + tessellation per frame in several situations. The figure to
+//! hold is the budget: at most 4 ms of CPU per frame.
+
+use std::time::{Duration, Instant};
+
+use egui::{Pos2, RawInput, Rect, vec2};
+use meshscope::model::{Model, ModelConfig};
+use meshscope::protocol::RawMessage;
+use meshscope::ui::Action;
+use meshscope::ui::timeline::{TimelineViewState, timeline_view_ui};
+
+const TRACES: usize = 100_000;
+const CALLERS: u64 = 1_000;
+const SERVICES: u64 = 20;
+const OPERATIONS: u64 = 8;
+const MS: u64 = 1_000_000;
+const SECOND: u64 = 1_000 * MS;
+const T0: u64 = 1_800_000_000 * SECOND;
+/// The traces span this much receive time.
+const DURATION: u64 = 600 * SECOND;
+const WARMUP_FRAMES: usize = 20;
+const FRAMES: usize = 120;
+const FRAME_NANOS: u64 = 16_666_667;
+const BUDGET_MS: f64 = 4.0;
+
+/// `struct timespec` on 64-bit Linux.
+#[cfg(target_os = "linux")]
+#[repr(C)]
+struct Timespec {
+    tv_sec: i64,
+    tv_nsec: i64,
+}
+
+#[cfg(target_os = "linux")]
+unsafe extern "C" {
+    fn clock_gettime(clock_id: i32, tp: *mut Timespec) -> i32;
+}
+
+/// CPU time of this thread (other processes on the machine do not count); wall time elsewhere.
+#[cfg(target_os = "linux")]
+fn cpu_now() -> Duration {
+    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+    let mut t = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, writable timespec; the call only writes into it.
+    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if rc == 0 {
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    } else {
+        wall_now()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_now() -> Duration {
+    wall_now()
+}
+
+fn wall_now() -> Duration {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn request(at: u64, id: u64, source: &str, target: &str, method: &str) -> (u64, RawMessage) {
+    let payload = format!(
+        r#"{{"id":"req-{id}","source":"{source}","target":"{target}","method":"{method}","params":{{"a":{id},"b":7,"note":"benchmark request"}},"timestamp":{}}}"#,
+        at / MS
+    );
+    (
+        at,
+        RawMessage::new(
+            at,
+            &format!("openmas/{target}/request/{method}"),
+            payload.into_bytes(),
+        ),
+    )
+}
+
+fn response(at: u64, id: u64, source: &str, target: &str, failed: bool) -> (u64, RawMessage) {
+    let body = if failed {
+        r#""error":{"code":500,"message":"handler raised","details":"RuntimeError"}"#.to_owned()
+    } else {
+        format!(r#""result":{{"value":{id},"ok":true}}"#)
+    };
+    let payload = format!(
+        r#"{{"id":"req-{id}","source":"{target}","target":"{source}",{body},"timestamp":{}}}"#,
+        at / MS
+    );
+    (
+        at,
+        RawMessage::new(
+            at,
+            &format!("openmas/{source}/response/req-{id}"),
+            payload.into_bytes(),
+        ),
+    )
+}
+
+/// ~200 000 messages making 100 000 traces; returns the model and the time of the last message.
+fn build_model() -> (Model, u64) {
+    let mut rng = Rng(0x7469_6d65_6c69_6e65);
+    let mut events: Vec<(u64, RawMessage)> = Vec::with_capacity(TRACES * 2);
+    let mut id = 0u64;
+    let gap = DURATION / TRACES as u64 * 6 / 5;
+    let mut at = T0;
+    while (id as usize) < TRACES {
+        at += 1 + rng.below(2 * gap);
+        let caller = format!("agent-{:04}", rng.below(CALLERS));
+        let service = format!("svc-{:02}", rng.below(SERVICES));
+        let op = rng.below(OPERATIONS);
+        let method = format!("op_{op}");
+        // Latency: a per-operation base times a long-tailed factor.
+        let base = 5.0 * (1.0 + op as f64 * 8.0);
+        let latency = ((base * (0.5 + rng.unit()).powf(3.0) * 2.0) * MS as f64) as u64 + MS;
+        let end = at + latency;
+        let roll = rng.below(1000);
+        let pending = end > T0 + DURATION;
+        events.push(request(at, id, &caller, &service, &method));
+        let parent = id;
+        id += 1;
+        // One in five calls delegates to the calculator while it is being handled.
+        if roll.is_multiple_of(5) && (id as usize) < TRACES && latency > 4 * MS {
+            let child_at = at + latency / 4;
+            let child_end = at + latency * 3 / 4;
+            events.push(request(child_at, id, &service, "calculator", "add"));
+            if !pending {
+                events.push(response(child_end, id, &service, "calculator", false));
+            }
+            id += 1;
+        }
+        // 0.5 % never answered (they time out after 30 s), 4 % errors.
+        if !pending && roll >= 5 {
+            events.push(response(end, parent, &caller, &service, roll < 45));
+        }
+    }
+    events.sort_by_key(|(t, _)| *t);
+    let mut model = Model::new(ModelConfig::default());
+    let last = events.last().map(|(t, _)| *t).unwrap_or(T0);
+    for (_, raw) in events {
+        model.apply_message(raw);
+    }
+    model.tick(last);
+    (model, last)
+}
+
+/// What one rebuild of the derived data costs, step by step (no egui).
+fn breakdown(model: &Model, now: u64) {
+    use meshscope::ui::timeline::records::RecordCache;
+    use meshscope::ui::timeline::rows::{Collapsed, Filter, GroupBy, build_rows};
+    use meshscope::ui::timeline::series::Samples;
+    let mut cache = RecordCache::default();
+    let t = cpu_now();
+    cache.sync(&model.mesh, &model.store);
+    let sync = cpu_now().saturating_sub(t);
+    let timed = |name: &str, f: &mut dyn FnMut()| {
+        let mut best = Duration::MAX;
+        for _ in 0..5 {
+            let t = cpu_now();
+            f();
+            best = best.min(cpu_now().saturating_sub(t));
+        }
+        println!(
+            "  rebuild step: {name:<47} {:>6.2} ms",
+            best.as_secs_f64() * 1e3
+        );
+    };
+    println!(
+        "  rebuild step: {:<47} {:>6.2} ms (once)",
+        "first sync of 100 000 records",
+        sync.as_secs_f64() * 1e3
+    );
+    let mut rows = None;
+    timed("filter + nesting + rows (no filter)", &mut || {
+        rows = Some(build_rows(
+            &cache,
+            &Filter::default(),
+            GroupBy::Nothing,
+            &Collapsed::default(),
+            &model.mesh,
+            now,
+        ))
+    });
+    timed("filter + nesting + rows (grouped by callee)", &mut || {
+        std::hint::black_box(build_rows(
+            &cache,
+            &Filter::default(),
+            GroupBy::Callee,
+            &Collapsed::default(),
+            &model.mesh,
+            now,
+        ));
+    });
+    let search = Filter {
+        search: "svc-0".into(),
+        ..Filter::default()
+    };
+    timed("filter + nesting + rows (search text)", &mut || {
+        std::hint::black_box(build_rows(
+            &cache,
+            &search,
+            GroupBy::Nothing,
+            &Collapsed::default(),
+            &model.mesh,
+            now,
+        ));
+    });
+    let rows = rows.unwrap_or_default();
+    timed("plot samples", &mut || {
+        std::hint::black_box(Samples::build(&rows.visible, &cache, T0));
+    });
+    timed("mesh.stats(now) for the per-operation table", &mut || {
+        std::hint::black_box(model.mesh.stats(now).len());
+    });
+    // `TIMELINE_BENCH_LOOP=rows` keeps rebuilding (for a profiler) and exits.
+    if std::env::var("TIMELINE_BENCH_LOOP").as_deref() == Ok("rows") {
+        for _ in 0..300 {
+            std::hint::black_box(build_rows(
+                &cache,
+                &Filter::default(),
+                GroupBy::Nothing,
+                &Collapsed::default(),
+                &model.mesh,
+                now,
+            ));
+        }
+        std::process::exit(0);
+    }
+}
+
+struct Bench {
+    ctx: egui::Context,
+    actions: Vec<Action>,
+    time_secs: f64,
+}
+
+impl Bench {
+    fn frame(&mut self, model: &Model, state: &mut TimelineViewState, now_nanos: u64) -> Duration {
+        self.time_secs += FRAME_NANOS as f64 / 1e9;
+        let input = RawInput {
+            screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(1600.0, 1000.0))),
+            time: Some(self.time_secs),
+            ..RawInput::default()
+        };
+        let started = cpu_now();
+        let mut output = self.ctx.run_ui(input, |ui| {
+            timeline_view_ui(ui, model, state, now_nanos, &mut self.actions)
+        });
+        let primitives = self
+            .ctx
+            .tessellate(std::mem::take(&mut output.shapes), output.pixels_per_point);
+        let elapsed = cpu_now().saturating_sub(started);
+        std::hint::black_box(primitives);
+        output.textures_delta.clear();
+        self.actions.clear();
+        elapsed
+    }
+}
+
+struct Figures {
+    median_ms: f64,
+    p95_ms: f64,
+    max_ms: f64,
+}
+
+fn figures(mut times: Vec<Duration>) -> Figures {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Figures {
+        median_ms: ms(times[times.len() / 2]),
+        p95_ms: ms(times[(times.len() * 95 / 100).min(times.len() - 1)]),
+        max_ms: ms(times[times.len() - 1]),
+    }
+}
+
+fn report(name: &str, f: &Figures) {
+    let verdict = if f.p95_ms <= BUDGET_MS {
+        "within"
+    } else {
+        "OVER"
+    };
+    println!(
+        "{name:<58} median {:>6.2} ms   p95 {:>6.2} ms   max {:>6.2} ms   ({verdict} the {BUDGET_MS} ms budget at p95)",
+        f.median_ms, f.p95_ms, f.max_ms
+    );
+}
+
+/// Runs `FRAMES` frames after warm-up; `step` may change the model or state before each frame.
+fn scenario(
+    bench: &mut Bench,
+    model: &mut Model,
+    state: &mut TimelineViewState,
+    now: &mut u64,
+    mut step: impl FnMut(&mut Model, &mut TimelineViewState, u64, usize),
+) -> Figures {
+    let mut times = Vec::with_capacity(FRAMES);
+    for i in 0..WARMUP_FRAMES + FRAMES {
+        *now += FRAME_NANOS;
+        step(model, state, *now, i);
+        let t = bench.frame(model, state, *now);
+        if i >= WARMUP_FRAMES {
+            times.push(t);
+        }
+    }
+    figures(times)
+}
+
+fn main() {
+    let started = Instant::now();
+    let (mut model, last) = build_model();
+    println!(
+        "timeline_frame: {} traces, {} messages stored, {} participants; model built in {:.1} s; 1600x1000 px; {FRAMES} frames after {WARMUP_FRAMES} warm-up",
+        model.mesh.trace_count(),
+        model.store.len(),
+        model.mesh.participant_count(),
+        started.elapsed().as_secs_f64()
+    );
+    breakdown(&model, last + SECOND);
+    let mut bench = Bench {
+        ctx: egui::Context::default(),
+        actions: Vec::new(),
+        time_secs: 0.0,
+    };
+
+    // 1. Follow-live with the default 60 s window, data settled.
+    let mut state = TimelineViewState::default();
+    let mut now = last + SECOND;
+    let first = bench.frame(&model, &mut state, now);
+    println!(
+        "{:<58} {:>6.2} ms",
+        "first frame (sync 100 000 records, nest, plot series)",
+        first.as_secs_f64() * 1e3
+    );
+    let f = scenario(
+        &mut bench,
+        &mut model,
+        &mut state,
+        &mut now,
+        |_, _, _, _| {},
+    );
+    report("follow live, default window (15 s, ~2 500 traces)", &f);
+    let mut minute = TimelineViewState::default();
+    let f = scenario(
+        &mut bench,
+        &mut model,
+        &mut minute,
+        &mut now,
+        |_, state, now, i| {
+            if i == 0 {
+                let window =
+                    meshscope::ui::timeline::axis::TimeAxis::new(now - 60 * SECOND, 60 * SECOND);
+                state.set_window(window);
+            }
+        },
+    );
+    report("follow live, 60 s window (~10 000 traces in view)", &f);
+
+    // 2. The whole session in view: all 100 000 traces on the plots.
+    let mut whole = TimelineViewState::default();
+    whole.set_follow_live(false);
+    let f = scenario(
+        &mut bench,
+        &mut model,
+        &mut whole,
+        &mut now,
+        |_, state, _, i| {
+            if i == 0 {
+                let mut axis = state.axis();
+                axis.fit(T0, last);
+                state.set_window(axis);
+            }
+        },
+    );
+    report("paused, whole 10 min in view (100 000 traces plotted)", &f);
+
+    // 3. Live ingest: ~6 messages per frame (a 360 msg/s mesh); at 100 000 traces rows rebuild at most once a second.
+    let mut live = TimelineViewState::default();
+    let mut rng = Rng(42);
+    let mut next_id = 10_000_000u64;
+    let f = scenario(
+        &mut bench,
+        &mut model,
+        &mut live,
+        &mut now,
+        |model, _, now, _| {
+            for _ in 0..3 {
+                let caller = format!("agent-{:04}", rng.below(CALLERS));
+                let service = format!("svc-{:02}", rng.below(SERVICES));
+                let (_, req) = request(now - 40 * MS, next_id, &caller, &service, "op_1");
+                model.apply_message(req);
+                let (_, resp) = response(now - MS, next_id, &caller, &service, rng.below(20) == 0);
+                model.apply_message(resp);
+                next_id += 1;
+            }
+        },
+    );
+    report(
+        "live ingest, 6 msgs/frame (rebuilt at most once a second)",
+        &f,
+    );
+
+    // 4. Worst case: everything rebuilt every frame (e.g. typing a search).
+    let mut typing = TimelineViewState::default();
+    let f = scenario(
+        &mut bench,
+        &mut model,
+        &mut typing,
+        &mut now,
+        |_, state, _, _| state.invalidate(),
+    );
+    report("rebuild every frame (filter edited each frame)", &f);
+
+    // 5. A selected trace: details panel with JSON trees, partial list and the command.
+    let mut selected = TimelineViewState::default();
+    let pick = model
+        .mesh
+        .traces()
+        .rev()
+        .find(|t| t.latency_micros().is_some())
+        .map(|t| t.trace_id)
+        .unwrap_or(0);
+    selected.select_trace(pick);
+    let f = scenario(
+        &mut bench,
+        &mut model,
+        &mut selected,
+        &mut now,
+        |_, _, _, _| {},
+    );
+    report("trace selected (details panel open)", &f);
+    println!(
+        "budget: {BUDGET_MS} ms of CPU per frame (DESIGN.md); figures are this thread's CPU time (CLOCK_THREAD_CPUTIME_ID), release build, headless egui::Context + tessellate"
+    );
+}
