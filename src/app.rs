@@ -42,6 +42,31 @@ fn presence_layout_path() -> PathBuf {
     settings::config_dir().join("presence-layout.json")
 }
 
+fn composer_templates_path() -> PathBuf {
+    settings::config_dir().join("composer-templates.json")
+}
+
+/// Saved composer templates; a missing file is none, a broken one an error for the notice.
+fn load_templates() -> Result<crate::composer::history::Templates, String> {
+    match std::fs::read(composer_templates_path()) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn save_templates(templates: &crate::composer::history::Templates) -> Result<(), String> {
+    let path = composer_templates_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let text = serde_json::to_vec_pretty(templates).map_err(|e| e.to_string())?;
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| e.to_string())
+}
+
 /// The demo mesh the app started: its broker and the switch that stops its agents.
 struct DemoRunning {
     broker_addr: SocketAddr,
@@ -124,6 +149,10 @@ impl MeshscopeApp {
             app.persist_layout = true;
             if let Err(e) = app.presence.load_layout(&presence_layout_path()) {
                 app.notice = Some((format!("Presence layout not loaded: {e}"), true));
+            }
+            match load_templates() {
+                Ok(templates) => app.composer.set_templates(templates),
+                Err(e) => app.notice = Some((format!("Composer templates not loaded: {e}"), true)),
             }
         }
         if let Some(path) = &options.open {
@@ -518,10 +547,13 @@ impl MeshscopeApp {
 
 impl Drop for MeshscopeApp {
     fn drop(&mut self) {
-        if self.persist_layout
-            && let Err(e) = self.presence.save_layout(&presence_layout_path())
-        {
-            tracing::warn!("presence layout not saved: {e}");
+        if self.persist_layout {
+            if let Err(e) = self.presence.save_layout(&presence_layout_path()) {
+                tracing::warn!("presence layout not saved: {e}");
+            }
+            if let Err(e) = save_templates(self.composer.templates()) {
+                tracing::warn!("composer templates not saved: {e}");
+            }
         }
         self.disconnect();
         if let Some(mut demo) = self.demo.take() {

@@ -97,7 +97,7 @@ pub(super) fn details_ui(
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            header_ui(ui, state, &node, i, now_nanos);
+            header_ui(ui, state, &node, i, now_nanos, actions);
             ui.separator();
             let part = participant(model, &node);
             let card = part.and_then(|p| p.card.clone());
@@ -136,7 +136,14 @@ pub(super) fn details_ui(
         });
 }
 
-fn header_ui(ui: &mut Ui, state: &mut PresenceViewState, node: &SceneNode, i: u32, now_nanos: u64) {
+fn header_ui(
+    ui: &mut Ui,
+    state: &mut PresenceViewState,
+    node: &SceneNode,
+    i: u32,
+    now_nanos: u64,
+    actions: &mut Vec<Action>,
+) {
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(vec2(26.0, 26.0), Sense::hover());
         paint_shape(
@@ -179,9 +186,18 @@ fn header_ui(ui: &mut Ui, state: &mut PresenceViewState, node: &SceneNode, i: u3
         }
     });
     ui.horizontal_wrapped(|ui| {
-        // The composer is a later issue: the button is there so people know where it will be.
-        ui.add_enabled(false, egui::Button::new("Call\u{2026}"))
-            .on_disabled_hover_text("The composer is not available yet");
+        let call = ui
+            .add_enabled(
+                node.participant.is_some(),
+                egui::Button::new("Call\u{2026}"),
+            )
+            .on_hover_text("Open the composer on it (Ctrl+4)")
+            .on_disabled_hover_text("Nothing to call: this endpoint was only seen in traffic");
+        if call.clicked()
+            && let Some(participant) = node.participant.clone()
+        {
+            actions.push(Action::OpenComposer(participant));
+        }
         if let Some(&id) = state.layout_ids.get(i as usize) {
             let pinned = state.layout.is_pinned(id);
             let text = if pinned { "Unpin" } else { "Pin" };
