@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use meshscope::model::{Model, ModelConfig};
 use meshscope::protocol::{Dialect, ParticipantKind, RawMessage};
 use meshscope::ui::presence::{PresenceViewState, presence_view_ui};
