@@ -6,6 +6,7 @@
 //! result bodies use the field names the SDK README names (`task_id`, `from`, `to`, `type`,
 //! `title`, `messages[]`, `status`, `result`, `error`).
 
+use super::sleep_until_opt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -212,18 +213,8 @@ async fn serve(
     let mut next_request_at: Option<tokio::time::Instant> = None;
     let ending = loop {
         reap(&mut tasks);
-        let crash_due = async {
-            match crash_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let request_due = async {
-            match next_request_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let crash_due = sleep_until_opt(crash_at);
+        let request_due = sleep_until_opt(next_request_at);
         tokio::select! {
             _ = ctx.stopped() => break Ending::Stop,
             _ = crash_due => break Ending::Crash,

@@ -1,6 +1,7 @@
 //! MQTT.Agent v0.1 MCP profile: the `research-tools` server and its caller `scout`, as the
 //! `@cloudsignal/mcp-over-mqtt` SDK puts them on the wire.
 
+use super::sleep_until_opt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -655,12 +656,7 @@ pub(super) async fn run_scout(ctx: Ctx) {
     let mut actions_done = 0usize;
     loop {
         reap(&mut tasks);
-        let action_due = async {
-            match next_action_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let action_due = sleep_until_opt(next_action_at);
         tokio::select! {
             _ = ctx.stopped() => break,
             event = link.next_event() => match event {

@@ -2,6 +2,7 @@
 //! `summarizer`) and `summarizer`, and the `helpdesk` requester, as the `a2a-over-mqtt` Python
 //! SDK puts them on the wire (Python JSON spacing, the error-`id` quirk included).
 
+use super::sleep_until_opt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -642,12 +643,7 @@ pub(super) async fn run_helpdesk(ctx: Ctx) {
     let mut sent = 0u64;
     loop {
         reap(&mut tasks);
-        let request_due = async {
-            match next_request_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let request_due = sleep_until_opt(next_request_at);
         tokio::select! {
             _ = ctx.stopped() => break,
             event = link.next_event() => match event {

@@ -2,6 +2,7 @@
 //! `fleet-dashboard` client, as the TypeScript SDK (QoS 1, user properties on every publish)
 //! puts them on the wire.
 
+use super::sleep_until_opt;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -533,12 +534,7 @@ pub(super) async fn run_client(ctx: Ctx) {
     };
     loop {
         reap(&mut tasks);
-        let call_due = async {
-            match next_call_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let call_due = sleep_until_opt(next_call_at);
         let initialize_due = async {
             match &session {
                 Session::Initializing { sent_at, .. } => {

@@ -271,3 +271,11 @@ impl<K: Eq + Hash + Clone> Streams<K> {
 fn reap(tasks: &mut JoinSet<()>) {
     while tasks.try_join_next().is_some() {}
 }
+
+/// Sleeps until `at`, or forever when there is nothing scheduled (a `select!` arm that never fires).
+pub(crate) async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,6 +1,7 @@
 //! OpenMAS `MqttCommunicator` pair: `om-planner` asks `om-calculator` (requests, HTTP-style
 //! errors, notifications), QoS 0 with Python JSON envelopes and no MQTT 5 properties.
 
+use super::sleep_until_opt;
 use std::time::Duration;
 
 use rumqttc::v5::mqttbytes::QoS;
@@ -181,12 +182,7 @@ pub(super) async fn run_planner(ctx: Ctx) {
     let mut round = 0usize;
     loop {
         reap(&mut tasks);
-        let due = async {
-            match next_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let due = sleep_until_opt(next_at);
         tokio::select! {
             _ = ctx.stopped() => break,
             event = link.next_event() => match event {

@@ -1,6 +1,7 @@
 //! Plain MQTT 5: a paho-style request/response pair (`rpc-client-1` → `calc-service`, Response
 //! Topic + binary Correlation Data) and a raw telemetry gateway (no dialect at all).
 
+use super::sleep_until_opt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -116,12 +117,7 @@ pub(super) async fn run_rpc_client(ctx: Ctx) {
     let mut sent = 0u64;
     loop {
         reap(&mut tasks);
-        let due = async {
-            match next_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let due = sleep_until_opt(next_at);
         tokio::select! {
             _ = ctx.stopped() => break,
             event = link.next_event() => match event {
