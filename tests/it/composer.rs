@@ -640,6 +640,11 @@ fn composer_view_fills_a_field_sends_and_shows_the_response() {
     );
 
     // An EMQX A2A agent: a message, its status stream, then a final state.
+    // Its retained card may come later than the MCP cards (the embedded broker first refuses
+    // its `/` client id and the agent reconnects with the fallback id).
+    step_until(&mut harness, "the triage agent in the catalogue", |h| {
+        h.query_by_label("Triage Agent").is_some()
+    });
     harness.get_by_label("Triage Agent").click();
     harness.step();
     step_until(&mut harness, "the message box", |h| {
@@ -663,6 +668,9 @@ fn composer_view_fills_a_field_sends_and_shows_the_response() {
     });
 
     // A free-form MQTT 5 request to the demo's plain calculator, replies on our own topic.
+    step_until(&mut harness, "the free-form entry", |h| {
+        h.query_by_label("MQTT 5 request").is_some()
+    });
     harness.get_by_label("MQTT 5 request").click();
     harness.step();
     step_until(&mut harness, "the free-form fields", |h| {
