@@ -530,6 +530,7 @@ impl MeshscopeApp {
                             "Presence / Timeline / Messages / Composer",
                         ),
                         ("Ctrl+K", "Connect to a broker"),
+                        ("Ctrl+O", "Open a recording (or drop it on the window)"),
                         ("Ctrl+F", "Filter topics"),
                         ("Up / Down", "Previous / next message"),
                         ("Ctrl+S", "Save the selected payload"),
