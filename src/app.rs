@@ -274,9 +274,9 @@ impl MeshscopeApp {
             Action::CopyPayload { seq } => {
                 let model = self.model.lock();
                 if let Some(message) = model.store.get(seq) {
-                    let text = match std::str::from_utf8(&message.raw.payload) {
+                    let text = match std::str::from_utf8(message.raw.payload) {
                         Ok(t) => t.to_owned(),
-                        Err(_) => crate::ui::widgets::hex_compact(&message.raw.payload),
+                        Err(_) => crate::ui::widgets::hex_compact(message.raw.payload),
                     };
                     ctx.copy_text(text);
                     self.notice = Some(("Payload copied to the clipboard".into(), false));

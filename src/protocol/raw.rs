@@ -97,21 +97,52 @@ impl RawMessage {
         std::str::from_utf8(&self.payload).ok()
     }
 
-    /// Bytes this message holds beyond its payload, for the memory accounting of the store.
+    /// Heap bytes this message holds beyond its payload bytes, as the allocator spends them
+    /// (rounding and headers included; the payload's block header and rounding count here).
     pub fn overhead_bytes(&self) -> usize {
         let props = self.properties.as_deref().map_or(0, |p| {
-            std::mem::size_of::<Properties>()
-                + p.content_type.as_ref().map_or(0, |s| s.len())
-                + p.response_topic.as_ref().map_or(0, |s| s.len())
-                + p.correlation_data.as_ref().map_or(0, |s| s.len())
+            let string = |s: &Option<String>| s.as_ref().map_or(0, |s| allocation_bytes(s.len()));
+            allocation_bytes(std::mem::size_of::<Properties>())
+                + string(&p.content_type)
+                + string(&p.response_topic)
+                + p.correlation_data
+                    .as_ref()
+                    .map_or(0, |d| allocation_bytes(d.len()))
+                + allocation_bytes(
+                    p.user_properties.capacity() * std::mem::size_of::<(String, String)>(),
+                )
                 + p.user_properties
                     .iter()
-                    .map(|(k, v)| k.len() + v.len() + 48)
+                    .map(|(k, v)| allocation_bytes(k.len()) + allocation_bytes(v.len()))
                     .sum::<usize>()
-                + p.subscription_identifiers.len() * 8
+                + allocation_bytes(p.subscription_identifiers.capacity() * 8)
         });
-        std::mem::size_of::<RawMessage>() + self.topic.len() + 16 + props
+        std::mem::size_of::<RawMessage>()
+            + allocation_bytes(self.topic.len())
+            + arc_allocation_bytes(self.payload.len())
+            - self.payload.len()
+            + props
     }
+}
+
+/// Bytes the allocator (glibc malloc) really spends on a block of `requested` bytes: an 8-byte
+/// header, 16-byte granularity, a 32-byte minimum; blocks from 128 KiB are page-rounded mmaps.
+/// Zero for zero (an empty `Box<[u8]>`/`Vec` allocates nothing).
+pub const fn allocation_bytes(requested: usize) -> usize {
+    const MMAP_THRESHOLD: usize = 128 * 1024;
+    if requested == 0 {
+        0
+    } else if requested >= MMAP_THRESHOLD {
+        (requested + 16 + 4095) & !4095
+    } else {
+        let chunk = (requested + 8 + 15) & !15;
+        if chunk < 32 { 32 } else { chunk }
+    }
+}
+
+/// Bytes an `Arc<[u8]>`/`Arc<str>` of `len` bytes spends: its two counts plus the bytes, rounded.
+pub const fn arc_allocation_bytes(len: usize) -> usize {
+    allocation_bytes(2 * std::mem::size_of::<usize>() + len)
 }
 
 /// Valid UTF-8 runs kept, every invalid byte written as `\xNN` (readable, and findable by a filter).
@@ -137,5 +168,16 @@ mod tests {
         assert_eq!(raw.topic_str(), None);
         assert_eq!(raw.topic_lossy(), "a\\xff/\\xc3");
         assert_eq!(escape_invalid_utf8("ok/ü".as_bytes()), "ok/ü");
+    }
+
+    #[test]
+    fn allocation_bytes_follow_glibc_rounding() {
+        assert_eq!(allocation_bytes(0), 0);
+        assert_eq!(allocation_bytes(1), 32);
+        assert_eq!(allocation_bytes(24), 32);
+        assert_eq!(allocation_bytes(25), 48);
+        assert_eq!(allocation_bytes(200), 208);
+        assert_eq!(arc_allocation_bytes(200), 224);
+        assert_eq!(allocation_bytes(1 << 20), (1 << 20) + 4096);
     }
 }

@@ -6,7 +6,7 @@ use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use crate::model::topic_filter::TopicFilter;
-use crate::model::{Model, StoredMessage};
+use crate::model::{MessageRef, Model};
 
 use super::Action;
 use super::payload_view::{PayloadCache, PayloadMode};
@@ -220,7 +220,7 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
                     return;
                 };
                 row.set_selected(state.selected_seq == Some(message.seq));
-                row_cells(&mut row, message);
+                row_cells(&mut row, &message);
                 if row.response().clicked() {
                     clicked = Some(message.seq);
                 }
@@ -232,7 +232,7 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
     }
 }
 
-fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, message: &StoredMessage) {
+fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, message: &MessageRef<'_>) {
     let raw = &message.raw;
     row.col(|ui| {
         cell_label(
@@ -264,8 +264,8 @@ fn row_cells(row: &mut egui_extras::TableRow<'_, '_>, message: &StoredMessage) {
             ui,
             RichText::new(dialect.as_str()).color(Theme::dialect(dialect)),
         );
-        if let Some(note) = &message.tag.note {
-            label.on_hover_text(note.as_ref());
+        if let Some(note) = message.tag.note.as_deref() {
+            label.on_hover_text(note);
         }
     });
 }
@@ -319,13 +319,13 @@ fn details_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState, actions: &mu
     egui::Panel::bottom("raw_properties")
         .resizable(true)
         .default_size(available * 0.45)
-        .show(ui, |ui| properties_ui(ui, message));
+        .show(ui, |ui| properties_ui(ui, &message));
     if let Some(cache) = &state.payload_cache {
         cache.ui(ui, actions);
     }
 }
 
-fn properties_ui(ui: &mut Ui, message: &StoredMessage) {
+fn properties_ui(ui: &mut Ui, message: &MessageRef<'_>) {
     let raw = &message.raw;
     let props = raw.props();
     ui.heading("Message");
@@ -340,8 +340,8 @@ fn properties_ui(ui: &mut Ui, message: &StoredMessage) {
             row(ui, "Received (UTC)", time_of_day_utc(raw.received_at_nanos));
             row(ui, "QoS / retain / dup", format!("{} / {} / {}", raw.qos, raw.retain, raw.dup));
             row(ui, "Dialect", message.tag.dialect.as_str().to_owned());
-            if let Some(note) = &message.tag.note {
-                row(ui, "Note", note.to_string());
+            if let Some(note) = message.tag.note.as_deref() {
+                row(ui, "Note", note.to_owned());
             }
             row(ui, "Response Topic", props.response_topic.clone().unwrap_or_else(|| "—".into()));
             match &props.correlation_data {

@@ -4,7 +4,7 @@ use egui::{RichText, Ui};
 
 use crate::model::Model;
 use crate::model::mesh::{Outcome, Trace};
-use crate::model::store::StoredMessage;
+use crate::model::store::MessageRef;
 use crate::protocol::ConnectionState;
 use crate::ui::Action;
 use crate::ui::payload_view::{PayloadCache, PayloadMode};
@@ -43,7 +43,7 @@ fn stored(
     model: &Model,
     seq: Option<u64>,
     received_at_nanos: Option<u64>,
-) -> Option<&StoredMessage> {
+) -> Option<MessageRef<'_>> {
     let message = model.store.get(seq?)?;
     // The store and the mesh number messages alike; check anyway (a mismatch means "not available").
     match received_at_nanos {
@@ -160,7 +160,7 @@ pub fn details_ui(
             &mut columns[0],
             "Request",
             trace.request_message_index,
-            request_message,
+            request_message.as_ref(),
             details.request.as_ref(),
             missing_request_text(trace),
             actions,
@@ -174,7 +174,7 @@ pub fn details_ui(
             &mut columns[1],
             title,
             reply_seq,
-            reply_message,
+            reply_message.as_ref(),
             details.reply.as_ref(),
             missing_reply_text(trace),
             actions,
@@ -214,11 +214,13 @@ fn refresh_cache(state: &mut TimelineViewState, model: &Model, trace: &Trace) {
     }
     cache.key = Some(key);
     let request = stored(model, key.request_seq, trace.request_at_nanos);
-    cache.request =
-        request.map(|m| PayloadCache::build(m.seq, m.raw.payload.clone(), PayloadMode::Auto));
+    cache.request = request
+        .as_ref()
+        .map(|m| PayloadCache::build(m.seq, m.raw.payload.clone(), PayloadMode::Auto));
     cache.reply = stored(model, key.reply_seq, None)
         .map(|m| PayloadCache::build(m.seq, m.raw.payload.clone(), PayloadMode::Auto));
-    cache.command = request.map(|m| mosquitto_pub_command(&m.raw, m.seq, &broker_target(model)));
+    cache.command = request
+        .map(|m| mosquitto_pub_command(&m.raw.to_raw_message(), m.seq, &broker_target(model)));
 }
 
 fn timing_ui(ui: &mut Ui, trace: &Trace, now_nanos: u64) {
@@ -443,7 +445,7 @@ fn message_column_ui(
     ui: &mut Ui,
     title: &str,
     seq: Option<u64>,
-    message: Option<&StoredMessage>,
+    message: Option<&MessageRef<'_>>,
     payload: Option<&PayloadCache>,
     missing: &str,
     actions: &mut Vec<Action>,
@@ -478,7 +480,7 @@ fn message_column_ui(
         egui::CollapsingHeader::new("MQTT 5 properties")
             .id_salt("props")
             .default_open(true)
-            .show(ui, |ui| mqtt_properties_grid_ui(ui, ("trace_props", title), raw.props()));
+            .show(ui, |ui| mqtt_properties_grid_ui(ui, ("trace_props", title), &raw.props()));
         if let Some(p) = payload {
             p.ui(ui, actions);
         }
