@@ -159,6 +159,15 @@ pub fn filter_bar_ui(ui: &mut Ui, state: &mut TimelineViewState, _now_nanos: u64
         if !filter.is_empty() && ui.button("Clear filters").clicked() {
             filter = Filter::default();
         }
+        if let Some(progress) = state.user_rebuild_progress() {
+            ui.spinner().on_hover_text(
+                "Filtering and nesting the traces; the rows shown are the previous ones until this is done",
+            );
+            ui.label(
+                RichText::new(format!("updating {:.0} %", progress * 100.0))
+                    .color(Theme::TEXT_MUTED),
+            );
+        }
         let rows = state.rows();
         ui.label(
             RichText::new(format!("{} of {} traces", format_count(rows.visible.len() as u64), format_count(rows.total as u64)))

@@ -9,10 +9,12 @@ pub mod axis;
 pub mod command;
 pub mod details;
 pub mod filter_bar;
+pub mod nesting;
 pub mod plots;
 pub mod point_cloud;
 pub mod records;
 pub mod rows;
+pub mod rows_build;
 pub mod series;
 pub mod stats_table;
 pub mod waterfall;
@@ -24,7 +26,16 @@ use crate::model::Model;
 use super::Action;
 use axis::TimeAxis;
 use records::RecordCache;
-use rows::{Collapsed, Filter, GroupBy, Rows};
+use rows::{Budget, Collapsed, Filter, GroupBy, Rows, RowsBuild};
+
+/// Derived-data work (mirroring new traces, a slice of a rows rebuild) a frame may do before it
+/// draws; drawing the timeline and plots takes up to ~1.5 ms more, within the 4 ms budget.
+pub const DERIVED_WORK_PER_FRAME_NANOS: u64 = 1_500_000;
+/// New traces mirrored per frame at most (~1.5 ms of work): opening a recording with 100 000
+/// traces catches up over a few frames instead of freezing one.
+const NEW_RECORDS_PER_FRAME: usize = 12_000;
+/// A reveal that needs the rows rebuilt is retried this often at most (the trace may be gone).
+const MAX_REVEAL_ATTEMPTS: u8 = 3;
 
 /// Live data rebuilds the rows and plot series at most this often (receive clock)...
 pub const REBUILD_INTERVAL_NANOS: u64 = 250_000_000;
@@ -61,6 +72,13 @@ pub struct TimelineViewState {
     reveal: Option<u64>,
     records: RecordCache,
     rows: Rows,
+    /// The rebuild in progress, a slice per frame (the old rows stay on screen meanwhile).
+    rows_build: Option<rows::RowsBuild>,
+    /// The records changed since the last rebuild started (rebuild when next due).
+    records_changed: bool,
+    /// The rebuild in progress was asked for by the user (a filter, a fold): show its progress.
+    rows_build_for_user: bool,
+    reveal_attempts: u8,
     /// Bumps when `rows` is rebuilt (plot caches key on it).
     rows_version: u64,
     rows_dirty: bool,
@@ -151,6 +169,32 @@ impl TimelineViewState {
         self.rows_dirty = true;
     }
 
+    /// A rows rebuild is under way: its progress (0..=1).
+    pub fn rebuild_progress(&self) -> Option<f32> {
+        self.rows_build
+            .as_ref()
+            .map(|build| build.progress(&self.records))
+    }
+
+    /// Progress of a rebuild the user is waiting for (a new filter on many traces).
+    pub(super) fn user_rebuild_progress(&self) -> Option<f32> {
+        self.rebuild_progress().filter(|_| self.rows_build_for_user)
+    }
+
+    /// Finishes any rebuild now, however long it takes (tests and benchmarks that want the
+    /// rows of this very frame).
+    pub fn finish_rebuild(&mut self, model: &Model) {
+        if let Some(mut build) = self.rows_build.take() {
+            let rows = loop {
+                if let Some(rows) = build.step(&self.records, &model.mesh, &mut Budget::unlimited())
+                {
+                    break rows;
+                }
+            };
+            self.install_rows(rows);
+        }
+    }
+
     pub(super) fn pause(&mut self) {
         self.paused = true;
     }
@@ -186,20 +230,49 @@ impl TimelineViewState {
         actions.push(Action::SelectTrace(trace_id));
     }
 
-    /// Sync caches with the model, place the axis, and honour a pending reveal.
+    /// Sync caches with the model (a bounded amount per frame), advance the rows rebuild, place
+    /// the axis, and honour a pending reveal.
     fn prepare(&mut self, model: &Model, now_nanos: u64) {
         self.rows_rebuilt_this_frame = false;
+        let mut budget = Budget::for_nanos(DERIVED_WORK_PER_FRAME_NANOS);
         let due = self.rows_dirty
             || self.reveal.is_some()
             || self.built_at_nanos.is_none_or(|at| {
                 now_nanos < at || now_nanos - at >= rebuild_interval_nanos(self.records.len())
             });
         if due {
-            let changed = self.records.sync(&model.mesh, &model.store);
-            if changed || self.rows_dirty || self.built_at_nanos.is_none() {
-                self.rebuild_rows(model, now_nanos);
+            let synced = self
+                .records
+                .sync_up_to(&model.mesh, &model.store, NEW_RECORDS_PER_FRAME);
+            self.records_changed |= synced.changed;
+            // A running rebuild goes on for new data (it covers the traces it started with);
+            // a changed filter, fold or grouping starts over.
+            // While the mirror catches up (opening a big recording), wait for all of it.
+            let start = self.rows_dirty
+                || (self.rows_build.is_none()
+                    && synced.complete
+                    && (self.records_changed || self.rows_version == 0));
+            if start {
+                self.rows_build_for_user = self.rows_dirty;
+                self.rows_build = Some(RowsBuild::start(
+                    &self.records,
+                    &self.filter,
+                    self.group_by,
+                    &self.collapsed,
+                    now_nanos,
+                ));
+                self.rows_dirty = false;
+                self.records_changed = false;
             }
-            self.built_at_nanos = Some(now_nanos);
+            if synced.complete {
+                self.built_at_nanos = Some(now_nanos);
+            }
+        }
+        if let Some(build) = &mut self.rows_build
+            && let Some(rows) = build.step(&self.records, &model.mesh, &mut budget)
+        {
+            self.rows_build = None;
+            self.install_rows(rows);
         }
         if self.origin_nanos.is_none() {
             self.origin_nanos = model
@@ -222,57 +295,59 @@ impl TimelineViewState {
                 self.axis = TimeAxis::new(now_nanos.saturating_sub(span), span);
             }
         }
-        if let Some(trace_id) = self.reveal.take() {
-            self.reveal_now(trace_id, model, now_nanos);
+        // A reveal waits for the rows being rebuilt (they decide where the trace is).
+        if self.rows_build.is_none()
+            && let Some(trace_id) = self.reveal.take()
+        {
+            self.reveal_now(trace_id, now_nanos);
         }
         if !self.paused {
             self.axis.follow(now_nanos);
         }
     }
 
-    fn rebuild_rows(&mut self, model: &Model, now_nanos: u64) {
-        self.rows = rows::build_rows(
-            &self.records,
-            &self.filter,
-            self.group_by,
-            &self.collapsed,
-            &model.mesh,
-            now_nanos,
-        );
+    fn install_rows(&mut self, rows: Rows) {
+        self.rows = rows;
         self.rows_version = self.rows_version.wrapping_add(1);
-        self.rows_dirty = false;
         self.rows_rebuilt_this_frame = true;
     }
 
-    fn reveal_now(&mut self, trace_id: u64, model: &Model, now_nanos: u64) {
+    /// Shows a trace: clears a filter that hides it and unfolds what folds it (then waits for
+    /// the rows to be rebuilt and comes back), centres the axis on it and scrolls to its row.
+    fn reveal_now(&mut self, trace_id: u64, now_nanos: u64) {
         let Some(record) = self.records.get(trace_id).copied() else {
+            self.reveal_attempts = 0;
             return;
         };
+        let mut rebuild = false;
         if self.rows.visible_index(trace_id).is_none() {
-            // Filtered out: the user asked to see it, so show everything.
+            // Filtered out (or newer than the rows): the user asked to see it, so show everything.
             self.filter = Filter::default();
-            self.rebuild_rows(model, now_nanos);
+            rebuild = true;
+        } else {
+            // Unfold what hides it.
+            let mut ancestor = self.rows.parent_of(trace_id);
+            while let Some(a) = ancestor {
+                rebuild |= self.collapsed.traces.remove(&a);
+                ancestor = self.rows.parent_of(a);
+            }
+            let group = match self.group_by {
+                GroupBy::Nothing => None,
+                GroupBy::Callee => Some(record.callee),
+                GroupBy::Caller => Some(record.caller),
+            };
+            if let Some(name) = group {
+                let label = rows::group_label(&self.records.names, name).to_owned();
+                rebuild |= self.collapsed.groups.remove(&label);
+            }
         }
-        // Unfold what hides it.
-        let mut unfolded = false;
-        let mut ancestor = self.rows.parent_of(trace_id);
-        while let Some(a) = ancestor {
-            unfolded |= self.collapsed.traces.remove(&a);
-            ancestor = self.rows.parent_of(a);
+        if rebuild && self.reveal_attempts < MAX_REVEAL_ATTEMPTS {
+            self.reveal_attempts += 1;
+            self.rows_dirty = true;
+            self.reveal = Some(trace_id);
+            return;
         }
-        let group = match self.group_by {
-            _ if self.rows.visible_index(trace_id).is_none() => None,
-            GroupBy::Nothing => None,
-            GroupBy::Callee => Some(record.callee),
-            GroupBy::Caller => Some(record.caller),
-        };
-        if let Some(name) = group {
-            let label = rows::group_label(&self.records.names, name).to_owned();
-            unfolded |= self.collapsed.groups.remove(&label);
-        }
-        if unfolded {
-            self.rebuild_rows(model, now_nanos);
-        }
+        self.reveal_attempts = 0;
         let (from, to) = (record.start_nanos, record.end_or(now_nanos));
         if !(self.axis.start_nanos() <= from && to <= self.axis.end_nanos()) {
             if to - from > self.axis.span_nanos() {
@@ -296,6 +371,10 @@ pub fn timeline_view_ui(
     actions: &mut Vec<Action>,
 ) {
     state.prepare(model, now_nanos);
+    if state.rows_build.is_some() {
+        // The rebuild goes on in the next frame even if nothing else moves.
+        ui.ctx().request_repaint();
+    }
     egui::Panel::top("timeline_filters")
         .show(ui, |ui| filter_bar::filter_bar_ui(ui, state, now_nanos));
     if state.selected.is_some() {

@@ -162,6 +162,15 @@ impl TraceRecord {
     }
 }
 
+/// What one [`RecordCache::sync_up_to`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Synced {
+    /// A record was added, changed or dropped.
+    pub changed: bool,
+    /// The mirror holds every trace the mesh does (else call again).
+    pub complete: bool,
+}
+
 /// The mirror of the mesh's trace ring.
 #[derive(Debug, Default)]
 pub struct RecordCache {
@@ -175,6 +184,8 @@ pub struct RecordCache {
     version: u64,
     /// Task id -> the trace that carried it (to resolve `parent_task_id`).
     task_owner: FastMap<Box<str>, u64>,
+    /// Bumps when the cache starts over (name ids are then new).
+    generation: u64,
 }
 
 impl RecordCache {
@@ -184,6 +195,20 @@ impl RecordCache {
 
     pub fn len(&self) -> usize {
         self.records.len()
+    }
+
+    /// Bumps whenever the cache starts over and its name ids change meaning.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Records from this trace id on (all of them if it is older than the oldest kept).
+    pub fn iter_from(&self, trace_id: u64) -> impl Iterator<Item = &TraceRecord> {
+        let first = self.records.front().map_or(0, |r| r.trace_id);
+        let index = usize::try_from(trace_id.saturating_sub(first))
+            .unwrap_or(usize::MAX)
+            .min(self.records.len());
+        self.records.range(index..)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -203,17 +228,28 @@ impl RecordCache {
     /// Brings the mirror up to date with `mesh` (request payloads come from `store`, for the
     /// parent links some dialects put on the wire); returns whether anything changed.
     pub fn sync(&mut self, mesh: &Mesh, store: &MessageStore) -> bool {
+        self.sync_up_to(mesh, store, usize::MAX).changed
+    }
+
+    /// Like [`RecordCache::sync`], but mirrors at most `max_new` new traces (oldest first), so
+    /// catching up with 100 000 traces (~12 ms) can be spread over frames.
+    pub fn sync_up_to(&mut self, mesh: &Mesh, store: &MessageStore, max_new: usize) -> Synced {
         let revision = mesh.revision();
         if self.mesh_revision == Some(revision) {
-            return false;
+            return Synced {
+                changed: false,
+                complete: true,
+            };
         }
         self.mesh_revision = Some(revision);
         let before = self.version;
         if self.names.len() > MAX_NAMES {
             // Names of long-evicted traces pile up: start over from what the mesh holds now.
             let version = self.version + 1;
+            let generation = self.generation + 1;
             *self = RecordCache {
                 version,
+                generation,
                 mesh_revision: Some(revision),
                 ..RecordCache::default()
             };
@@ -224,7 +260,10 @@ impl RecordCache {
                 self.open_ids.clear();
                 self.version += 1;
             }
-            return self.version != before;
+            return Synced {
+                changed: self.version != before,
+                complete: true,
+            };
         };
         // Evicted from the ring (or a ring that restarted below us: start over).
         if self.records.front().is_some_and(|r| r.trace_id > first_id) {
@@ -255,12 +294,12 @@ impl RecordCache {
         });
         // New traces, oldest first.
         let next_id = self.records.back().map_or(first_id, |r| r.trace_id + 1);
-        let fresh: Vec<&Trace> = mesh
+        let end_id = mesh
             .traces()
-            .rev()
-            .take_while(|t| t.trace_id >= next_id)
-            .collect();
-        for trace in fresh.into_iter().rev() {
+            .next_back()
+            .map_or(next_id, |t| t.trace_id + 1);
+        let upto_id = end_id.min(next_id.saturating_add(max_new as u64));
+        for trace in (next_id..upto_id).filter_map(|trace_id| mesh.trace(trace_id)) {
             let mut record = TraceRecord::of(trace, &mut self.names);
             record.wire_parent = self.wire_parent(trace, store);
             if let Some(task) = &trace.task_id {
@@ -272,11 +311,19 @@ impl RecordCache {
             }
             self.version += 1;
         }
+        let complete = upto_id >= end_id;
+        if !complete {
+            // Not caught up: the next call goes on even if the mesh has not changed.
+            self.mesh_revision = None;
+        }
         self.open_ids = open;
         if self.task_owner.len() > 2 * self.records.len() + 1_024 {
             self.task_owner.retain(|_, id| *id >= first_id);
         }
-        self.version != before
+        Synced {
+            changed: self.version != before,
+            complete,
+        }
     }
 
     /// The earlier trace this one's request names with `parent_task_id` (A2A dialects only:
