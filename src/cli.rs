@@ -24,7 +24,7 @@ pub struct Cli {
 /// How to reach a broker (shared by the GUI and the headless subcommands).
 #[derive(Debug, Clone, Default, Args)]
 pub struct ConnectArgs {
-    /// Broker to connect to at start: mqtt://host:port or mqtts://host:port.
+    /// Broker to connect to at start: mqtt://host:port, mqtts://host:port, ws://host:port/mqtt or wss://host:port/mqtt.
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
     /// User name for the broker.

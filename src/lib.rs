@@ -12,6 +12,7 @@ pub mod mqtt;
 pub mod protocol;
 pub mod record;
 pub mod report;
+pub mod secrets;
 pub mod settings;
 pub mod ui;
 

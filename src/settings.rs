@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// A broker to connect to. There is deliberately no password field: passwords are typed in the
-/// dialog or read from an environment variable named here, and never written to disk.
+/// dialog, kept in the OS keyring ([`crate::secrets`]) or read from an environment variable named
+/// here, and never written to this file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Profile {
@@ -14,6 +15,9 @@ pub struct Profile {
     pub username: String,
     /// Read the password from this environment variable when connecting (optional).
     pub password_env: String,
+    /// The password is kept in the OS keyring under this profile's name, broker URL and user
+    /// name (a flag only: the password itself is never in the settings).
+    pub remember_password: bool,
     /// Empty: a fresh unique observer id per connection.
     pub client_id: String,
     pub ca_file: String,
@@ -125,11 +129,14 @@ mod tests {
             broker_url: "mqtts://broker.example:8883".into(),
             username: "ops".into(),
             password_env: "MESH_PW".into(),
+            remember_password: true,
             ..Profile::default()
         });
         settings.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.to_lowercase().contains("\"password\""));
+        // The keyring flag is saved; the password itself has nowhere to go.
+        assert!(text.contains("\"remember_password\": true"));
         assert_eq!(Settings::load(&path).unwrap(), settings);
         std::fs::write(&path, b"{not json").unwrap();
         assert!(matches!(

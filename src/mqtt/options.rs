@@ -70,9 +70,23 @@ impl SessionOptions {
 
     /// The rumqttc options for these settings (TLS configuration built from the files).
     pub(crate) fn to_mqtt_options(&self) -> Result<MqttOptions, String> {
+        let transport = self.broker.transport;
+        if !transport.is_tls()
+            && (self.ca_file.is_some() || self.client_cert.is_some() || self.client_key.is_some())
+        {
+            let tls_scheme = if transport.is_websocket() {
+                "wss://"
+            } else {
+                "mqtts://"
+            };
+            return Err(format!(
+                "TLS files were given but {} is not a TLS URL (use {tls_scheme})",
+                self.broker
+            ));
+        }
         let mut options = MqttOptions::new(
             self.client_id.clone(),
-            rumqttc_host(&self.broker),
+            rumqttc_broker_addr(&self.broker),
             self.broker.port,
         );
         options.set_keep_alive(Duration::from_secs(u64::from(
@@ -96,27 +110,34 @@ impl SessionOptions {
         // the event loop.
         let max_packet = self.max_packet_bytes.clamp(1024, PROTOCOL_MAX_PACKET_BYTES);
         options.set_max_packet_size(Some(u32::try_from(max_packet).unwrap_or(u32::MAX)));
-        if self.broker.transport == Transport::Tls {
-            let tls = super::tls::client_config(self)?;
-            options.set_transport(rumqttc::Transport::tls_with_config(tls.into()));
-        } else if self.ca_file.is_some() || self.client_cert.is_some() || self.client_key.is_some()
-        {
-            return Err(format!(
-                "TLS files were given but {} is not a TLS URL (use mqtts://)",
-                self.broker
-            ));
+        match transport {
+            Transport::Tcp => {}
+            Transport::Ws => {
+                options.set_transport(rumqttc::Transport::Ws);
+            }
+            Transport::Tls => {
+                let tls = super::tls::client_config(self)?;
+                options.set_transport(rumqttc::Transport::tls_with_config(tls.into()));
+            }
+            Transport::Wss => {
+                // The same verifier as mqtts:// (CA file or system roots, client certificate).
+                let tls = super::tls::client_config(self)?;
+                options.set_transport(rumqttc::Transport::wss_with_config(tls.into()));
+            }
         }
         Ok(options)
     }
 }
 
-/// rumqttc joins host and port with `:` for the socket and uses the host as the TLS server
-/// name: an IPv6 literal needs brackets for the first and must not have them for the second.
-fn rumqttc_host(broker: &BrokerUrl) -> String {
-    if broker.host.contains(':') && broker.transport == Transport::Tcp {
-        format!("[{}]", broker.host)
-    } else {
-        broker.host.clone()
+/// What rumqttc wants as the broker address. TCP: it joins host and port with `:` for the
+/// socket, so an IPv6 literal needs brackets. TLS: the host is also the TLS server name, which
+/// must not have them. WebSockets: the whole URL (`ws://host:port/path`), from which rumqttc
+/// takes host, port, path and the TLS server name itself.
+fn rumqttc_broker_addr(broker: &BrokerUrl) -> String {
+    match broker.transport {
+        Transport::Tcp if broker.host.contains(':') => format!("[{}]", broker.host),
+        Transport::Tcp | Transport::Tls => broker.host.clone(),
+        Transport::Ws | Transport::Wss => broker.to_string(),
     }
 }
 
@@ -198,6 +219,36 @@ mod tests {
         assert_eq!(mqtt.keep_alive(), Duration::from_secs(5));
         assert!(mqtt.clean_start());
         assert_eq!(mqtt.get_outgoing_inflight_upper_limit(), Some(100));
+    }
+
+    #[test]
+    fn websocket_urls_become_websocket_transports() {
+        let ws = SessionOptions::new("ws://127.0.0.1:9001/mqtt".parse().expect("url"));
+        let mqtt = ws.to_mqtt_options().expect("options");
+        assert!(matches!(mqtt.transport(), rumqttc::Transport::Ws));
+        assert_eq!(mqtt.broker_address().0, "ws://127.0.0.1:9001/mqtt");
+        // A bare ws:// URL gets port 80 and the /mqtt path.
+        let bare = SessionOptions::new("ws://[::1]".parse().expect("url"));
+        let mqtt = bare.to_mqtt_options().expect("options");
+        assert_eq!(mqtt.broker_address().0, "ws://[::1]:80/mqtt");
+
+        let mut wss = SessionOptions::new("wss://broker.example/ws?x=1".parse().expect("url"));
+        wss.ca_file = Some("/nonexistent/ca.pem".into());
+        let error = wss
+            .to_mqtt_options()
+            .expect_err("the CA file is read for wss too");
+        assert!(error.contains("cannot read the CA file"), "{error}");
+        wss.ca_file = None;
+        if let Ok(mqtt) = wss.to_mqtt_options() {
+            // (No system roots on this machine is the other possible outcome.)
+            assert!(matches!(mqtt.transport(), rumqttc::Transport::Wss(_)));
+            assert_eq!(mqtt.broker_address().0, "wss://broker.example:443/ws?x=1");
+        }
+
+        let mut ws_with_ca = ws.clone();
+        ws_with_ca.ca_file = Some("/tmp/ca.pem".into());
+        let error = ws_with_ca.to_mqtt_options().expect_err("not TLS");
+        assert!(error.contains("use wss://"), "{error}");
     }
 
     #[test]

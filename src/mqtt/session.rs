@@ -6,6 +6,14 @@
 //!   reports states, acks and refusals, and reconnects with its own backoff;
 //! - the *command task* validates commands and queues them into rumqttc's request channel.
 //!
+//! A broker that stops answering is caught by keep-alive: rumqttc pings every keep-alive and
+//! fails when a ping is still unanswered at the next tick (one to two keep-alives after the
+//! silence began); any packet read after a ping counts as its answer, so a flood queued ahead
+//! of the PINGRESP does not pass for silence. Another client connecting with our client id
+//! makes the broker close our connection (with DISCONNECT 0x8E, or silently on mosquitto 2.0
+//! and the embedded broker); reconnecting with the same id would kick it off in turn, so the
+//! session takes a fresh id, says so, and the two stop fighting (see `End`).
+//!
 //! rumqttc says which request it handled only by packet id (`Outgoing::Publish(pkid)`), in the
 //! order requests were queued, so the tracker keeps the queued requests in that order. Queueing
 //! and the clean-up after a lost connection both happen under the tracker lock, so the two
@@ -19,7 +27,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{ConnAck, Filter, Packet, PublishProperties, RetainForwardRule};
+use rumqttc::v5::mqttbytes::v5::{
+    ConnAck, DisconnectReasonCode, Filter, Packet, PublishProperties, RetainForwardRule,
+};
 use rumqttc::v5::{AsyncClient, ClientError, ConnectionError, Event, EventLoop, StateError};
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -36,6 +46,9 @@ const BACKOFF_MILLIS: [u64; 5] = [100, 200, 400, 800, 1000];
 const STABLE_CONNECTION: Duration = Duration::from_secs(10);
 /// A filter in flight each time the broker dropped us this many times is given up.
 const MAX_FILTER_STRIKES: u8 = 3;
+/// Fresh client ids taken (after takeovers) before a connection is stable again: past this,
+/// the broker is closing every connection, not a colliding client.
+const MAX_ID_SWITCHES: u32 = 3;
 /// How long a stopping session waits for its DISCONNECT to be written.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(1);
 
@@ -79,7 +92,6 @@ pub enum SessionError {
 #[derive(Clone)]
 pub struct SessionHandle {
     commands: mpsc::Sender<SessionCommand>,
-    client_id: Arc<str>,
     shared: Arc<Shared>,
 }
 
@@ -107,9 +119,10 @@ impl SessionHandle {
             .map_err(|_| SessionError::Stopped)
     }
 
-    /// The client id this session connects with.
-    pub fn client_id(&self) -> &str {
-        &self.client_id
+    /// The client id this session connects with (a fresh one after another client took our
+    /// session over; see [`ConnectionState::Disconnected`]).
+    pub fn client_id(&self) -> String {
+        self.shared.client_id().to_string()
     }
 
     /// True once the session has ended (stopped, or its event receiver was dropped).
@@ -121,7 +134,7 @@ impl SessionHandle {
 impl std::fmt::Debug for SessionHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SessionHandle")
-            .field("client_id", &self.client_id)
+            .field("client_id", &self.shared.client_id())
             .field("stopped", &self.is_stopped())
             .finish()
     }
@@ -143,10 +156,10 @@ pub fn spawn(
         request_taken: Notify::new(),
         stopped: AtomicBool::new(false),
         stop: stop_tx,
+        client_id: Mutex::new(Arc::from(options.client_id.as_str())),
     });
     let handle = SessionHandle {
         commands,
-        client_id: Arc::from(options.client_id.as_str()),
         shared: Arc::clone(&shared),
     };
     let broker = options.broker.to_string();
@@ -214,8 +227,10 @@ pub fn spawn(
         stop: stop_rx,
         broker: broker.clone(),
         client_id: options.client_id.clone(),
+        configured_client_id: options.client_id.clone(),
         host: options.broker.host.clone(),
         rng_state: random_u64() | 1,
+        ping_unanswered: false,
     };
     let task = runtime.spawn(session.run(refused_at_start));
     // A bug (here or in rumqttc) must not end the session silently: report it as a stop.
@@ -259,9 +274,20 @@ struct Shared {
     stopped: AtomicBool,
     /// Set by `Disconnect` (or when every handle is gone): the event loop stops.
     stop: watch::Sender<bool>,
+    /// The id we connect with; replaced after a session takeover.
+    client_id: Mutex<Arc<str>>,
 }
 
 impl Shared {
+    fn client_id(&self) -> Arc<str> {
+        Arc::clone(
+            &self
+                .client_id
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     fn lock(&self) -> MutexGuard<'_, Tracker> {
         // A panic elsewhere must not take the session down with it.
         self.tracker
@@ -570,14 +596,24 @@ struct EventLoopTask {
     events: mpsc::Sender<SessionEvent>,
     stop: watch::Receiver<bool>,
     broker: String,
+    /// The id connected with now (changes after a takeover).
     client_id: String,
+    /// The id from the options: fresh ids after a takeover are derived from it.
+    configured_client_id: String,
     host: String,
     rng_state: u64,
+    /// We pinged and nothing has arrived since (see `handle_event`).
+    ping_unanswered: bool,
 }
 
 /// How a connected period ended.
 enum End {
     Lost(String),
+    /// The broker handed our session to another client with the same id (reason 0x8E), with
+    /// the broker's reason string if it sent one.
+    TakenOver(Option<String>),
+    /// The broker closed the connection without a DISCONNECT saying why.
+    ClosedSilently(String),
     Stopped,
     ReceiverGone,
 }
@@ -615,6 +651,13 @@ impl EventLoopTask {
         }
         let mut attempt: u32 = 0;
         let mut backoff_step: usize = 0;
+        // Connections the broker closed with no reason given, in a row, each taken back at
+        // once (see `End::ClosedSilently`).
+        let mut silent_closes: u32 = 0;
+        // The next attempt goes out without waiting (the first after a silent close).
+        let mut retry_at_once = false;
+        // Client ids given up since the last stable connection.
+        let mut id_switches: u32 = 0;
         loop {
             attempt += 1;
             self.emit_state(ConnectionState::Connecting {
@@ -625,13 +668,20 @@ impl EventLoopTask {
 
             let reason = match self.connect().await? {
                 Connect::Stopped => return Ok(()),
-                Connect::Failed(reason) => reason,
+                Connect::Failed(reason) => {
+                    // The broker is really away (restarting, unreachable): no collision.
+                    silent_closes = 0;
+                    reason
+                }
                 Connect::Connected(connack) => {
+                    let accepted_at_first_try = attempt == 1;
                     attempt = 0;
                     let connected_at = Instant::now();
                     let end = self.connected(connack).await;
-                    if connected_at.elapsed() >= STABLE_CONNECTION {
+                    let lived = connected_at.elapsed();
+                    if lived >= STABLE_CONNECTION {
                         backoff_step = 0;
+                        id_switches = 0;
                     }
                     match end {
                         End::Stopped => return Ok(()),
@@ -639,7 +689,53 @@ impl EventLoopTask {
                             self.disconnect_politely().await;
                             return Err(ReceiverGone);
                         }
-                        End::Lost(reason) => reason,
+                        End::Lost(reason) => {
+                            silent_closes = 0;
+                            reason
+                        }
+                        End::TakenOver(broker_words) => {
+                            silent_closes = 0;
+                            id_switches += 1;
+                            let (old, fresh) = self.take_fresh_client_id();
+                            let broker_words = broker_words
+                                .filter(|w| !w.is_empty())
+                                .map(|w| format!(" (the broker says: {w})"))
+                                .unwrap_or_default();
+                            format!(
+                                "session taken over: another client connected with our client \
+                                 id `{old}` and the broker disconnected us (reason 0x8E)\
+                                 {broker_words}; reconnecting as `{fresh}` so the two clients \
+                                 do not keep kicking each other off"
+                            )
+                        }
+                        // Brokers that close the older of two connections with one client id
+                        // without a DISCONNECT (mosquitto 2.0, the embedded one) look like
+                        // this: closed, taken back by an immediate retry (a broker that died
+                        // cannot be back that fast), closed again soon after.
+                        End::ClosedSilently(reason)
+                            if silent_closes > 0
+                                && accepted_at_first_try
+                                && lived < STABLE_CONNECTION
+                                && id_switches < MAX_ID_SWITCHES =>
+                        {
+                            silent_closes = 0;
+                            id_switches += 1;
+                            let (old, fresh) = self.take_fresh_client_id();
+                            format!(
+                                "the broker closed our connection {} ms after taking us back, \
+                                 the second time in a row, with no reason given ({reason}): \
+                                 another client probably uses our client id `{old}` (a broker \
+                                 closes the older of two connections with one id); \
+                                 reconnecting as `{fresh}` so the two clients do not keep \
+                                 kicking each other off",
+                                lived.as_millis()
+                            )
+                        }
+                        End::ClosedSilently(reason) => {
+                            silent_closes = 1;
+                            retry_at_once = id_switches < MAX_ID_SWITCHES;
+                            reason
+                        }
                     }
                 }
             };
@@ -648,8 +744,12 @@ impl EventLoopTask {
             if *self.stop.borrow() {
                 return Ok(());
             }
-            let delay = self.backoff(backoff_step);
-            backoff_step += 1;
+            let delay = if std::mem::take(&mut retry_at_once) {
+                Duration::ZERO
+            } else {
+                backoff_step += 1;
+                self.backoff(backoff_step - 1)
+            };
             self.emit_state(ConnectionState::Disconnected {
                 broker: self.broker.clone(),
                 reason,
@@ -691,6 +791,7 @@ impl EventLoopTask {
 
     /// Runs a connection: resubscribes, then forwards everything until it ends.
     async fn connected(&mut self, connack: ConnAck) -> End {
+        self.ping_unanswered = false;
         let info = convert::connack_info(&connack);
         let refusals = {
             let mut tracker = self.shared.lock();
@@ -751,13 +852,53 @@ impl EventLoopTask {
                         return end;
                     }
                 }
-                Err(error) => return End::Lost(self.describe(&error)),
+                Err(error) => {
+                    return match session_taken_over(&error) {
+                        Some(broker_words) => End::TakenOver(broker_words),
+                        None if closed_without_reason(&error) => {
+                            End::ClosedSilently(self.describe(&error))
+                        }
+                        None => End::Lost(self.describe(&error)),
+                    };
+                }
             }
         }
     }
 
+    /// Another client connected with our client id and the broker gave it our session.
+    /// Reconnecting with the same id would kick that client off, which (if it reconnects too)
+    /// kicks us off again, forever; so the next attempt uses a fresh id. Returns the old and
+    /// the fresh id.
+    fn take_fresh_client_id(&mut self) -> (String, String) {
+        let old = self.client_id.clone();
+        let fresh = fresh_client_id(&self.configured_client_id);
+        self.eventloop.options.set_client_id(fresh.clone());
+        self.client_id = fresh.clone();
+        *self
+            .shared
+            .client_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::from(fresh.as_str());
+        tracing::warn!(%old, %fresh, "observer session taken over by another client");
+        (old, fresh)
+    }
+
     /// One event from rumqttc. `Some(end)` ends the connection.
     async fn handle_event(&mut self, event: Event, at_nanos: u64) -> Option<End> {
+        // Any packet the broker sent after our ping proves it alive. rumqttc only counts the
+        // PINGRESP, which a broker queues behind the messages it is still sending: under a
+        // flood the reply can take longer than a keep-alive, and rumqttc would drop a healthy
+        // connection. Events come in the order rumqttc read or wrote them, so packets read
+        // before the ping (still buffered) do not count. A broker that stops answering sends
+        // nothing at all, and the next ping tick still catches it.
+        match event {
+            Event::Outgoing(Outgoing::PingReq) => self.ping_unanswered = true,
+            Event::Incoming(_) if self.ping_unanswered => {
+                self.ping_unanswered = false;
+                self.eventloop.state.await_pingresp = false;
+            }
+            _ => {}
+        }
         let mut out: Vec<SessionEvent> = Vec::new();
         match event {
             Event::Incoming(Packet::Publish(publish)) => {
@@ -1017,13 +1158,59 @@ fn publish_outcome(
     }
 }
 
+/// `Some(reason string)` when the broker closed our connection because another client
+/// connected with our client id.
+fn session_taken_over(error: &ConnectionError) -> Option<Option<String>> {
+    match error {
+        ConnectionError::MqttState(StateError::ServerDisconnect {
+            reason_code: DisconnectReasonCode::SessionTakenOver,
+            reason_string,
+        }) => Some(reason_string.clone()),
+        _ => None,
+    }
+}
+
+/// The broker closed the connection (end of stream, reset) without a DISCONNECT.
+fn closed_without_reason(error: &ConnectionError) -> bool {
+    use std::io::ErrorKind as K;
+    let closed = |io: &std::io::Error| {
+        matches!(
+            io.kind(),
+            K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+        )
+    };
+    match error {
+        ConnectionError::MqttState(StateError::ConnectionAborted) => true,
+        ConnectionError::MqttState(StateError::Io(io)) | ConnectionError::Io(io) => closed(io),
+        // A reset while reading a packet surfaces as a read error.
+        ConnectionError::MqttState(StateError::Deserialization(
+            rumqttc::v5::mqttbytes::Error::Io(io),
+        )) => closed(io),
+        _ => false,
+    }
+}
+
+/// `<configured>-<6 hex>`: recognisably ours, different from every id used before.
+fn fresh_client_id(configured: &str) -> String {
+    // Keep the id within the 128 bytes some brokers allow (the embedded one among them).
+    let mut base_len = configured.len().min(100);
+    while !configured.is_char_boundary(base_len) {
+        base_len -= 1;
+    }
+    format!(
+        "{}-{:06x}",
+        &configured[..base_len],
+        random_u64() & 0xff_ffff
+    )
+}
+
 /// A connection failure in words for the status bar.
 pub(crate) fn describe_connection_error(error: &ConnectionError, host: &str) -> String {
     if let Some(words) = tls::describe_tls_failure(error, host) {
         return words;
     }
     match error {
-        ConnectionError::ConnectionRefused(code) => convert::connect_refusal_words(code),
+        ConnectionError::ConnectionRefused(code) => refusal_words(code),
         ConnectionError::Timeout(_) => {
             "the broker did not answer the connection attempt in time".to_string()
         }
@@ -1050,14 +1237,25 @@ pub(crate) fn describe_connection_error(error: &ConnectionError, host: &str) -> 
             StateError::OutgoingPacketTooLarge { pkt_size, max } => {
                 format!("a {pkt_size}-byte packet exceeded the broker's limit of {max} bytes")
             }
-            StateError::ConnFail { reason } => convert::connect_refusal_words(reason),
+            StateError::ConnFail { reason } => refusal_words(reason),
             other => format!("protocol error: {other}"),
         },
         ConnectionError::NotConnAck(packet) => {
             format!("the broker answered CONNECT with something else: {packet:?}")
         }
         ConnectionError::RequestsDone => "the session was closed".to_string(),
-        other => other.to_string(),
+        ConnectionError::Websocket(ws) => describe_websocket(ws, host),
+        ConnectionError::ResponseValidation(problem) => format!(
+            "{host} accepted the WebSocket but not as MQTT ({}); is the URL's path the broker's MQTT endpoint?",
+            websocket_validation_words(&problem.to_string())
+        ),
+        ConnectionError::InvalidUrl(problem) => {
+            format!("the WebSocket URL is not usable: {problem}")
+        }
+        ConnectionError::WsConnect(problem) => {
+            format!("the WebSocket request could not be built: {problem}")
+        }
+        ConnectionError::Tls(problem) => format!("TLS set-up failed: {problem}"),
     }
 }
 
@@ -1080,5 +1278,65 @@ fn describe_io(io: &std::io::Error, host: &str) -> String {
                 format!("network error: {text}")
             }
         }
+    }
+}
+
+/// A WebSocket failure (rumqttc passes tungstenite's error, a crate we do not name): the
+/// socket error underneath when there is one, else words from its message.
+fn describe_websocket(error: &(dyn std::error::Error + 'static), host: &str) -> String {
+    let mut current = error.source();
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return describe_io(io, host);
+        }
+        current = e.source();
+    }
+    let text = error.to_string();
+    if let Some(status) = text.strip_prefix("HTTP error: ") {
+        return match status.split_whitespace().next() {
+            Some("404") => format!(
+                "{host} has no WebSocket endpoint at this path (HTTP {status}); check the URL's path (the default is /mqtt)"
+            ),
+            Some("401" | "403") => format!(
+                "{host} refused the WebSocket upgrade (HTTP {status}); the endpoint wants other credentials or headers"
+            ),
+            _ => format!("{host} answered the WebSocket upgrade with HTTP {status}"),
+        };
+    }
+    if text.contains("closed") {
+        return "the broker closed the connection".to_string();
+    }
+    if text.contains("Handshake") || text.contains("HTTP format") || text.contains("httparse") {
+        return format!(
+            "{host} did not answer as a WebSocket server ({text}); is this port MQTT over WebSockets? Plain MQTT ports need mqtt://"
+        );
+    }
+    format!("WebSocket error: {text}")
+}
+
+/// rumqttc's subprotocol check in words (its own message is empty for some cases).
+fn websocket_validation_words(text: &str) -> String {
+    let detail = text
+        .strip_prefix("Websocket response validation error:")
+        .unwrap_or(text)
+        .trim();
+    if detail.is_empty() {
+        "it did not agree to the `mqtt` subprotocol".to_string()
+    } else {
+        detail.to_string()
+    }
+}
+
+/// A CONNACK refusal in words, with what to check for the credential refusals.
+fn refusal_words(code: &rumqttc::v5::mqttbytes::v5::ConnectReturnCode) -> String {
+    use rumqttc::v5::mqttbytes::v5::ConnectReturnCode as C;
+    match code {
+        C::BadUserNamePassword => {
+            "the broker refused the connection: bad username or password (not authorised)"
+                .to_string()
+        }
+        // mosquitto answers a wrong password, and missing credentials, this way.
+        C::NotAuthorized => "the broker refused the connection: not authorised (check the username and password; the broker may also refuse this user or client id)".to_string(),
+        _ => convert::connect_refusal_words(code),
     }
 }

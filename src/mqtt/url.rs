@@ -1,15 +1,27 @@
-//! Broker URLs: `mqtt://host:port`, `mqtts://host:port`, `tcp://...`, or bare `host:port`.
+//! Broker URLs: `mqtt://host:port`, `mqtts://host:port`, `ws://host:port/path`, `wss://host:port/path`, `tcp://...`, or bare `host:port`.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// How the session reaches the broker. WebSocket transports (`ws://`, `wss://`) come later.
+/// The path a WebSocket URL without one connects to (what mosquitto, EMQX, HiveMQ and the
+/// MQTT.js / Paho clients use).
+pub const DEFAULT_WEBSOCKET_PATH: &str = "/mqtt";
+/// Longest WebSocket path (with query) accepted; real ones are short, and this bounds what an
+/// error message or the HTTP request line can carry.
+const MAX_PATH_BYTES: usize = 2048;
+
+/// How the session reaches the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     /// Plain TCP (`mqtt://`, `tcp://`), default port 1883.
     Tcp,
     /// TLS over TCP (`mqtts://`, `ssl://`, `tls://`), default port 8883; the server is verified.
     Tls,
+    /// MQTT over a WebSocket (`ws://`), default port 80, default path `/mqtt`.
+    Ws,
+    /// MQTT over a WebSocket over TLS (`wss://`), default port 443, default path `/mqtt`; the
+    /// server is verified exactly as for `mqtts://`.
+    Wss,
 }
 
 impl Transport {
@@ -17,6 +29,9 @@ impl Transport {
         match self {
             Transport::Tcp => 1883,
             Transport::Tls => 8883,
+            // The URL schemes' own defaults (RFC 6455), as browsers and MQTT.js apply them.
+            Transport::Ws => 80,
+            Transport::Wss => 443,
         }
     }
 
@@ -25,7 +40,19 @@ impl Transport {
         match self {
             Transport::Tcp => "mqtt",
             Transport::Tls => "mqtts",
+            Transport::Ws => "ws",
+            Transport::Wss => "wss",
         }
+    }
+
+    /// True when the connection is encrypted and the server verified (`mqtts://`, `wss://`).
+    pub fn is_tls(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Wss)
+    }
+
+    /// True for the WebSocket transports (`ws://`, `wss://`), which have a path.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Transport::Ws | Transport::Wss)
     }
 }
 
@@ -35,14 +62,19 @@ pub struct BrokerUrl {
     pub transport: Transport,
     pub host: String,
     pub port: u16,
+    /// The HTTP path (with any query) of a WebSocket endpoint, starting with `/`; empty for
+    /// `mqtt://` and `mqtts://`.
+    pub path: String,
 }
 
 impl BrokerUrl {
+    /// A URL with the transport's default path (`/mqtt` for WebSockets, none otherwise).
     pub fn new(transport: Transport, host: impl Into<String>, port: u16) -> Self {
         BrokerUrl {
             transport,
             host: host.into(),
             port,
+            path: default_path(transport).to_string(),
         }
     }
 
@@ -60,9 +92,23 @@ impl BrokerUrl {
     }
 }
 
+fn default_path(transport: Transport) -> &'static str {
+    if transport.is_websocket() {
+        DEFAULT_WEBSOCKET_PATH
+    } else {
+        ""
+    }
+}
+
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}", self.transport.scheme(), self.host_port())
+        write!(
+            f,
+            "{}://{}{}",
+            self.transport.scheme(),
+            self.host_port(),
+            self.path
+        )
     }
 }
 
@@ -86,7 +132,7 @@ impl FromStr for BrokerUrl {
         };
         if text.is_empty() {
             return Err(fail(
-                "it is empty; expected mqtt://host:port or mqtts://host:port",
+                "it is empty; expected mqtt://host:port, mqtts://host:port or ws(s)://host:port/path",
             ));
         }
 
@@ -95,14 +141,11 @@ impl FromStr for BrokerUrl {
                 let transport = match scheme.to_ascii_lowercase().as_str() {
                     "mqtt" | "tcp" => Transport::Tcp,
                     "mqtts" | "ssl" | "tls" => Transport::Tls,
-                    "ws" | "wss" => {
-                        return Err(fail(
-                            "WebSocket transports (ws://, wss://) are not supported yet; use mqtt:// or mqtts://",
-                        ));
-                    }
+                    "ws" => Transport::Ws,
+                    "wss" => Transport::Wss,
                     _ => {
                         return Err(fail(&format!(
-                            "unknown scheme `{scheme}`; use mqtt:// (TCP) or mqtts:// (TLS)"
+                            "unknown scheme `{scheme}`; use mqtt:// (TCP), mqtts:// (TLS), ws:// (WebSocket) or wss:// (WebSocket over TLS)"
                         )));
                     }
                 };
@@ -111,19 +154,30 @@ impl FromStr for BrokerUrl {
             None => (Transport::Tcp, text),
         };
 
+        // The authority ends at the first `/`, `?` or `#`; what follows is the path part.
+        let (authority, path_part) = match rest.find(['/', '?', '#']) {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        // Anywhere, not only in the authority: a password holding `/` would otherwise be read
+        // as a path and parts of it echoed in the next error.
         if rest.contains('@') {
             return Err(fail(
                 "credentials do not belong in the URL; use --username and --password-env, or the connection dialog",
             ));
         }
-        // A trailing slash is harmless; any other path, query or fragment means something we
-        // would silently ignore, so say so.
-        let authority = rest.strip_suffix('/').unwrap_or(rest);
-        if authority.contains(['/', '?', '#']) {
-            return Err(fail(
-                "a path, query or fragment is not supported; give only host and port",
-            ));
-        }
+        let path = if transport.is_websocket() {
+            websocket_path(path_part).map_err(|problem| fail(&problem))?
+        } else {
+            // A trailing slash is harmless; any other path, query or fragment means something
+            // we would silently ignore, so say so.
+            if !path_part.is_empty() && path_part != "/" {
+                return Err(fail(
+                    "a path, query or fragment is not supported for mqtt:// and mqtts://; give only host and port (paths belong to ws:// and wss://)",
+                ));
+            }
+            String::new()
+        };
         if authority.is_empty() {
             return Err(fail("the host is missing"));
         }
@@ -181,8 +235,60 @@ impl FromStr for BrokerUrl {
             transport,
             host: host.to_string(),
             port,
+            path,
         })
     }
+}
+
+/// The path (with query) of a WebSocket URL from what follows the authority: `/mqtt` when
+/// there is none, otherwise as given (already percent-encoded; nothing is decoded).
+fn websocket_path(path_part: &str) -> Result<String, String> {
+    if path_part.contains('#') {
+        return Err(
+            "a fragment (`#...`) is never sent to the server; remove it from the URL".to_string(),
+        );
+    }
+    if path_part.len() > MAX_PATH_BYTES {
+        return Err(format!(
+            "the WebSocket path is {} bytes long; at most {MAX_PATH_BYTES} are accepted",
+            path_part.len()
+        ));
+    }
+    let path = match path_part.strip_prefix('?') {
+        _ if path_part.is_empty() => DEFAULT_WEBSOCKET_PATH.to_string(),
+        // `ws://host?x=1`: the path is missing but a query is given.
+        Some(_) => format!("{DEFAULT_WEBSOCKET_PATH}{path_part}"),
+        None => path_part.to_string(),
+    };
+    let bytes = path.as_bytes();
+    let mut at = 0;
+    while let Some(&b) = bytes.get(at) {
+        if b == b'%' {
+            let escaped = bytes
+                .get(at + 1..at + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+            if !escaped {
+                return Err("a `%` in the WebSocket path must start an escape like %20".to_string());
+            }
+            at += 3;
+            continue;
+        }
+        // RFC 3986 pchar, `/` and `?`: anything else (spaces, quotes, non-ASCII) must be
+        // percent-encoded, or the HTTP request line would be malformed.
+        let allowed = b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:/?".contains(&b);
+        if !allowed {
+            let shown = path
+                .get(at..)
+                .and_then(|rest| rest.chars().next())
+                .unwrap_or('?');
+            return Err(format!(
+                "the WebSocket path has `{}`, which must be percent-encoded",
+                shown.escape_debug()
+            ));
+        }
+        at += 1;
+    }
+    Ok(path)
 }
 
 /// The URL with anything before an `@` (user and password) replaced by `***`: error messages
@@ -292,8 +398,6 @@ mod tests {
             ("", "empty"),
             ("   ", "empty"),
             ("http://broker:80", "unknown scheme `http`"),
-            ("ws://broker:8080", "WebSocket"),
-            ("wss://broker", "WebSocket"),
             ("mqtt://", "host is missing"),
             ("mqtt://:1883", "host is missing"),
             ("mqtt://broker:", "port after `:` is missing"),
@@ -304,7 +408,17 @@ mod tests {
             ("mqtt://broker:1883?x=1", "query"),
             ("mqtt://user:secret@broker:1883", "credentials"),
             ("user:secret@broker", "credentials"),
-            ("wss://user:secret@broker", "WebSocket"),
+            ("wss://user:secret@broker", "credentials"),
+            ("ws://user:pa/ss@broker:80/mqtt", "credentials"),
+            ("ws://broker/mqtt#frag", "fragment"),
+            ("wss://broker/mq tt", "percent-encoded"),
+            ("ws://broker/m\u{e9}", "percent-encoded"),
+            ("ws://broker/a%2", "escape"),
+            ("ws://broker/a%zz", "escape"),
+            ("ws://:80/mqtt", "host is missing"),
+            ("ws:///mqtt", "host is missing"),
+            ("wss://broker:0/mqtt", "port 0"),
+            ("ws://[::1/mqtt", "closed with `]`"),
             ("http://user:secret@broker/x", "unknown scheme"),
             ("mqtt://::1:1883", "needs brackets"),
             ("mqtt://[::1", "closed with `]`"),
@@ -345,5 +459,132 @@ mod tests {
         assert_eq!(bare.to_string(), "mqtt://localhost:1883");
         let tls: BrokerUrl = "ssl://h".parse().expect("parses");
         assert_eq!(tls.to_string(), "mqtts://h:8883");
+    }
+
+    #[test]
+    fn parses_websocket_urls_with_default_ports_and_paths() {
+        let cases: &[(&str, Transport, &str, u16, &str)] = &[
+            (
+                "ws://broker.example",
+                Transport::Ws,
+                "broker.example",
+                80,
+                "/mqtt",
+            ),
+            (
+                "ws://broker.example:8080",
+                Transport::Ws,
+                "broker.example",
+                8080,
+                "/mqtt",
+            ),
+            ("WS://Broker:8080/", Transport::Ws, "Broker", 8080, "/"),
+            ("ws://broker:9001/ws", Transport::Ws, "broker", 9001, "/ws"),
+            (
+                "wss://broker.example",
+                Transport::Wss,
+                "broker.example",
+                443,
+                "/mqtt",
+            ),
+            (
+                "wss://broker.example:8884/mqtt",
+                Transport::Wss,
+                "broker.example",
+                8884,
+                "/mqtt",
+            ),
+            (
+                "wss://10.0.0.1/a/b%20c",
+                Transport::Wss,
+                "10.0.0.1",
+                443,
+                "/a/b%20c",
+            ),
+            (
+                "wss://h/mqtt?token=a-b.c~d&x=1",
+                Transport::Wss,
+                "h",
+                443,
+                "/mqtt?token=a-b.c~d&x=1",
+            ),
+            ("ws://h:81?x=1", Transport::Ws, "h", 81, "/mqtt?x=1"),
+            ("ws://[::1]:8080/mqtt", Transport::Ws, "::1", 8080, "/mqtt"),
+            ("wss://[fe80::1]", Transport::Wss, "fe80::1", 443, "/mqtt"),
+        ];
+        for (input, transport, host, port, path) in cases {
+            let url: BrokerUrl = input
+                .parse()
+                .unwrap_or_else(|e| panic!("{input} should parse: {e}"));
+            assert_eq!(url.transport, *transport, "{input}");
+            assert_eq!(url.host, *host, "{input}");
+            assert_eq!(url.port, *port, "{input}");
+            assert_eq!(url.path, *path, "{input}");
+            assert!(url.transport.is_websocket());
+            assert_eq!(url.transport.is_tls(), *transport == Transport::Wss);
+        }
+        // `new` gives WebSockets the default path and TCP none.
+        assert_eq!(BrokerUrl::new(Transport::Wss, "h", 443).path, "/mqtt");
+        assert_eq!(BrokerUrl::new(Transport::Tcp, "h", 1883).path, "");
+        assert!(Transport::Tls.is_tls() && !Transport::Tls.is_websocket());
+        assert!(!Transport::Tcp.is_tls() && !Transport::Ws.is_tls());
+    }
+
+    #[test]
+    fn websocket_urls_display_with_their_path_and_round_trip() {
+        for input in [
+            "ws://broker.example:80/mqtt",
+            "wss://broker.example:443/mqtt",
+            "ws://[::1]:8080/",
+            "wss://h:8884/a/b%20c?x=1",
+        ] {
+            let url: BrokerUrl = input.parse().expect("parses");
+            assert_eq!(url.to_string(), input);
+            assert_eq!(
+                url.to_string().parse::<BrokerUrl>().expect("round trip"),
+                url
+            );
+        }
+        let bare: BrokerUrl = "wss://h".parse().expect("parses");
+        assert_eq!(bare.to_string(), "wss://h:443/mqtt");
+    }
+
+    #[test]
+    fn parsing_is_total_on_garbage() {
+        // Every prefix and every one-byte change of some URLs: a result, never a panic, and
+        // an accepted URL always round-trips through its display form.
+        let seeds = [
+            "wss://user@[fe80::1]:8884/a/b%20c?x=1#f",
+            "mqtts://broker.example:8883/",
+            "ws://h:1?%",
+        ];
+        let replacements = [
+            '%', '/', '[', ']', ':', '@', '?', '#', '\u{e9}', ' ', '\0', '0',
+        ];
+        for seed in seeds {
+            let chars: Vec<char> = seed.chars().collect();
+            for end in 0..=chars.len() {
+                let prefix: String = chars[..end].iter().collect();
+                check_total(&prefix);
+                for at in 0..end {
+                    for r in replacements {
+                        let mut changed = chars[..end].to_vec();
+                        changed[at] = r;
+                        check_total(&changed.iter().collect::<String>());
+                    }
+                }
+            }
+        }
+        check_total(&format!("ws://h/{}", "a".repeat(5000)));
+    }
+
+    fn check_total(input: &str) {
+        if let Ok(url) = input.parse::<BrokerUrl>() {
+            let again: BrokerUrl = url
+                .to_string()
+                .parse()
+                .unwrap_or_else(|e| panic!("{input:?} -> {url} does not parse again: {e}"));
+            assert_eq!(again, url, "{input:?}");
+        }
     }
 }

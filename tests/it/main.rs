@@ -7,9 +7,11 @@ mod fixture;
 mod presence_view;
 mod record;
 mod report;
+mod secrets;
 mod session;
 mod store;
 #[allow(dead_code)]
 mod support;
 mod timeline_view;
+mod transport;
 mod ui;
