@@ -104,6 +104,8 @@ pub struct MeshCounters {
     pub notifications: u64,
     pub orphans: u64,
     pub duplicates: u64,
+    /// Requests that reused the pairing key of a request still waiting for its response.
+    pub reused_keys: u64,
     pub timeouts: u64,
     pub late_responses: u64,
     pub traces_evicted: u64,
@@ -160,6 +162,32 @@ struct Ctx<'r> {
     payload_hash: u64,
     note: Option<&'static str>,
     dialect: Dialect,
+    /// A request reused the pairing key of a trace still pending: (that trace, its correlation).
+    reused_key_of: Option<(u64, Box<str>)>,
+}
+
+/// The note of a message naming a participant the full presence table could not take.
+const PARTICIPANTS_FULL: &str = "participant table full";
+
+/// More user properties than this on one message is worth a note (MQTT sets no limit; real
+/// peers send a handful).
+pub const MANY_USER_PROPERTIES: usize = 256;
+
+/// What is odd about a message on the wire itself, whatever its dialect: appended to `notes`.
+fn wire_anomalies(raw: &RawMessage, notes: &mut Vec<String>) {
+    let Some(props) = raw.properties.as_deref() else {
+        return;
+    };
+    let count = props.user_properties.len();
+    if count > MANY_USER_PROPERTIES {
+        notes.push(format!("{count} user properties (unusually many)"));
+    }
+    // A sender that declares UTF-8 must send UTF-8 (MQTT 5 §3.3.2.3.2); brokers may not check.
+    if props.payload_format_indicator == Some(1) && std::str::from_utf8(&raw.payload).is_err() {
+        notes.push(
+            "payload declared UTF-8 (Payload Format Indicator 1) but is not valid UTF-8".into(),
+        );
+    }
 }
 
 const MAX_WEAK_TOPICS: usize = 10_000;
@@ -238,15 +266,16 @@ impl Mesh {
         self.observed.to_nanos = Some(self.observed.to_nanos.map_or(now, |t| t.max(now)));
         self.revision = self.revision.wrapping_add(1);
         self.advance(now);
-        match protocol::decode(raw) {
+        // Notes beside the message, joined with "; ". Most messages have none: nothing is
+        // allocated for them.
+        let mut notes: Vec<String> = Vec::new();
+        let dialect = match protocol::decode(raw) {
             Err(e) => {
                 self.counters.undecoded += 1;
                 self.observed.undecoded += 1;
                 self.counters.per_dialect[dialect_slot(e.dialect)] += 1;
-                MessageTag {
-                    dialect: e.dialect,
-                    note: Some(e.to_string().into_boxed_str()),
-                }
+                notes.push(e.to_string());
+                e.dialect
             }
             Ok(obs) => {
                 let Observation {
@@ -261,28 +290,40 @@ impl Mesh {
                     payload_hash: 0,
                     note: None,
                     dialect,
+                    reused_key_of: None,
                 };
                 if !matches!(event, Event::Raw | Event::Presence(_)) {
                     ctx.payload_hash = self.hasher.hash_bytes(&raw.payload);
                 }
+                let refused_before = self.presence.dropped;
                 self.apply_event(event, &mut ctx);
                 self.counters.per_dialect[dialect_slot(ctx.dialect)] += 1;
-                let note = match issue {
-                    Some(e) => {
-                        self.counters.undecoded += 1;
-                        self.observed.undecoded += 1;
-                        Some(match ctx.note {
-                            Some(n) => format!("{e}; {n}").into_boxed_str(),
-                            None => e.to_string().into_boxed_str(),
-                        })
-                    }
-                    None => ctx.note.map(Box::from),
-                };
-                MessageTag {
-                    dialect: ctx.dialect,
-                    note,
+                // A caller, callee or sender the full table could not take: counted and noted
+                // (whichever path met the cap).
+                let refused = self.presence.dropped - refused_before;
+                self.counters.participants_dropped += refused;
+                if let Some(e) = issue {
+                    self.counters.undecoded += 1;
+                    self.observed.undecoded += 1;
+                    notes.push(e.to_string());
                 }
+                notes.extend(ctx.note.map(str::to_string));
+                if refused > 0 && ctx.note != Some(PARTICIPANTS_FULL) {
+                    notes.push(PARTICIPANTS_FULL.to_string());
+                }
+                if let Some((trace_id, correlation)) = ctx.reused_key_of {
+                    notes.push(format!(
+                        "correlation key `{correlation}` reused while trace #{trace_id} with \
+                         the same key still waits for its response (replies pair with this request)"
+                    ));
+                }
+                ctx.dialect
             }
+        };
+        wire_anomalies(raw, &mut notes);
+        MessageTag {
+            dialect,
+            note: (!notes.is_empty()).then(|| notes.join("; ").into_boxed_str()),
         }
     }
 
@@ -323,10 +364,8 @@ impl Mesh {
                         self.counters.retained_replays += 1;
                         ctx.note = Some("retained replay (unchanged)");
                     }
-                    PresenceEffect::Dropped => {
-                        self.counters.participants_dropped += 1;
-                        ctx.note = Some("participant table full");
-                    }
+                    // Counted in `apply` (the table counts every refusal).
+                    PresenceEffect::Dropped => ctx.note = Some(PARTICIPANTS_FULL),
                     PresenceEffect::Changed | PresenceEffect::Unchanged => {}
                 }
             }
@@ -390,6 +429,7 @@ impl Mesh {
         let mut key_bytes = None;
         let mut key_hash = 0;
         let mut correlation = String::new();
+        let mut reused_key_of = None;
         if let Some(key) = &req.key {
             if weak_topic.is_none() {
                 key_hash = self.key_hash(key);
@@ -409,10 +449,19 @@ impl Mesh {
                         ctx.note = Some("duplicate (QoS 1 redelivery)");
                         return;
                     }
+                    // Not a redelivery (the payload differs): another request with the same
+                    // key while the first still waits. The newer one takes the key.
+                    if let Some((_, _, true)) = t {
+                        reused_key_of = Some(id);
+                    }
                 }
                 key_bytes = Some(Box::<[u8]>::from(&self.scratch[..]));
             }
             correlation = key.correlation_display();
+        }
+        if let Some(id) = reused_key_of {
+            self.counters.reused_keys += 1;
+            ctx.reused_key_of = Some((id, correlation.as_str().into()));
         }
         self.counters.requests += 1;
         let progress_key = req

@@ -599,7 +599,12 @@ pub fn explain(
     fields: &[FieldSpec],
     serde_error: &serde_json::Error,
 ) -> DecodeErrorKind {
-    if serde_error.is_syntax() || serde_error.is_eof() {
+    // A derived struct also accepts a JSON array (its fields by position) and stops reading
+    // it early, which serde_json reports as a syntax error ("trailing characters"): only call
+    // the text invalid when it is.
+    if serde_error.is_eof()
+        || (serde_error.is_syntax() && serde_json::from_str::<IgnoredAny>(text).is_err())
+    {
         return DecodeErrorKind::InvalidJson {
             detail: serde_error.to_string().into(),
         };
@@ -700,6 +705,25 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "card field `tools` is a number, expected an array of strings"
+        );
+    }
+
+    #[test]
+    fn an_array_where_an_object_belongs_is_named_as_such_not_as_invalid_json() {
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Card {
+            name: Option<String>,
+        }
+        let err = parse::<Card>("[1,2,3]", "card", &[]).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "card is an array with non-strings, expected a JSON object"
+        );
+        let err = parse::<Card>("[1,2", "card", &[]).err().unwrap();
+        assert!(
+            err.to_string().starts_with("payload is not valid JSON"),
+            "{err}"
         );
     }
 

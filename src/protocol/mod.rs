@@ -12,6 +12,9 @@ pub mod openmas;
 pub mod raw;
 pub mod session;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use json::JsonRpcId;
 pub use observation::{
     Cancel, Direction, DiscoveredTool, ErrorInfo, Event, Finality, Notification, Observation,

@@ -3,7 +3,9 @@
 mod cli;
 mod composer;
 mod demo;
+mod faults;
 mod fixture;
+mod hostile;
 mod presence_view;
 mod record;
 mod report;

@@ -780,3 +780,101 @@ fn per_message_and_per_trace_memory_stays_small() {
     assert!(trace <= 384, "Trace is {trace} B");
     assert!(std::mem::size_of::<PartialItem>() <= 56);
 }
+
+#[test]
+fn a_correlation_key_reused_while_pending_is_noted_and_the_newer_request_takes_it() {
+    let mut mesh = Mesh::new(MeshConfig::default());
+    let first = mesh.apply(&rr(msg(0, "requests/add", "[1, 2]"), "replies/c", b"k"));
+    assert_eq!(first.note, None);
+    // Same key, other payload, the first still pending: not a redelivery.
+    let second = mesh.apply(&rr(msg(5, "requests/add", "[3, 4]"), "replies/c", b"k"));
+    let note = second.note.as_deref().unwrap_or_default();
+    assert!(
+        note.contains("correlation key") && note.contains("reused while trace #0"),
+        "{note}"
+    );
+    assert_eq!(mesh.counters().reused_keys, 1);
+    mesh.apply(&corr(msg(9, "replies/c", "7"), b"k"));
+    let traces: Vec<&Trace> = mesh.traces().collect();
+    assert_eq!(traces.len(), 2);
+    assert_eq!(traces[0].outcome, Outcome::Pending);
+    assert_eq!(
+        (traces[1].outcome, traces[1].latency_micros()),
+        (Outcome::Ok, Some(4_000))
+    );
+    // The same request again (a redelivery) stays a duplicate, and a key reused after the
+    // first was answered is a fresh request with no note.
+    let dup = mesh.apply(&rr(msg(10, "requests/add", "[3, 4]"), "replies/c", b"k"));
+    assert_eq!(dup.note.as_deref(), Some("duplicate (QoS 1 redelivery)"));
+    let again = mesh.apply(&rr(msg(20_000, "requests/add", "[5]"), "replies/c", b"k"));
+    assert_eq!(again.note, None);
+    assert_eq!(mesh.counters().reused_keys, 1);
+}
+
+#[test]
+fn thousands_of_user_properties_and_a_false_utf8_declaration_are_noted() {
+    let mut mesh = Mesh::new(MeshConfig::default());
+    let pairs: Vec<(String, String)> = (0..5_000)
+        .map(|i| (format!("k{}", i % 7), format!("v{i}")))
+        .collect();
+    let raw = with(msg(0, "sensors/x", "1"), |p| p.user_properties = pairs);
+    let tag = mesh.apply(&raw);
+    assert_eq!(tag.dialect, Dialect::Raw);
+    assert_eq!(
+        tag.note.as_deref(),
+        Some("5000 user properties (unusually many)")
+    );
+    let mut raw = with(msg(1, "sensors/y", ""), |p| {
+        p.payload_format_indicator = Some(1)
+    });
+    raw.payload = Arc::from(&b"caf\xc3"[..]);
+    let tag = mesh.apply(&raw);
+    assert_eq!(
+        tag.note.as_deref(),
+        Some("payload declared UTF-8 (Payload Format Indicator 1) but is not valid UTF-8")
+    );
+    // Binary payloads that do not claim to be text are normal.
+    let mut raw = msg(2, "sensors/z", "");
+    raw.payload = Arc::from(&b"\xff\xfe\x00"[..]);
+    assert_eq!(mesh.apply(&raw).note, None);
+    // On a dialect topic both notes are kept, joined.
+    let mut raw = with(msg(3, "a2a/v1/mcp/tools/echo/call", ""), |p| {
+        p.payload_format_indicator = Some(1)
+    });
+    raw.payload = Arc::from(&b"{\"call_id\":\"\xff\"}"[..]);
+    let note = mesh.apply(&raw).note.unwrap_or_default();
+    assert!(
+        note.starts_with("payload is not UTF-8") && note.ends_with("is not valid UTF-8"),
+        "{note}"
+    );
+}
+
+#[test]
+fn participants_over_the_cap_are_counted_and_noted_whatever_the_path() {
+    let mut mesh = Mesh::new(MeshConfig {
+        max_participants: 3,
+        ..MeshConfig::default()
+    });
+    for i in 0..3 {
+        let call = format!(r#"{{"call_id":"c{i}","arguments":{{}}}}"#);
+        let tag = mesh.apply(&msg(i, &format!("a2a/v1/mcp/tools/t{i}/call"), &call));
+        assert_eq!(tag.note, None, "tool t{i} fits");
+    }
+    // A fourth tool, only mentioned as a callee: refused, counted, noted.
+    let tag = mesh.apply(&msg(
+        3,
+        "a2a/v1/mcp/tools/t3/call",
+        r#"{"call_id":"c3","arguments":{}}"#,
+    ));
+    assert_eq!(tag.note.as_deref(), Some("participant table full"));
+    assert_eq!(mesh.counters().participants_dropped, 1);
+    assert_eq!(mesh.participant_count(), 3);
+    // Through a presence message too, counted once.
+    let tag = mesh.apply(&retained(msg(
+        4,
+        "a2a/v1/agents/late/status",
+        r#"{"status":"online"}"#,
+    )));
+    assert_eq!(tag.note.as_deref(), Some("participant table full"));
+    assert_eq!(mesh.counters().participants_dropped, 2);
+}
