@@ -16,7 +16,8 @@ use meshscope::mqtt::{self, SessionCommand, SessionOptions};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
-const MESSAGES: u64 = 200_000;
+/// Messages per flood (`INGEST_FLOOD_MESSAGES` overrides it, e.g. for a profiler run).
+const DEFAULT_MESSAGES: u64 = 200_000;
 /// A receiver that has seen nothing for this long has seen everything it will.
 const IDLE_END: Duration = Duration::from_secs(3);
 
@@ -24,6 +25,33 @@ const IDLE_END: Duration = Duration::from_secs(3);
 struct Rate {
     received: u64,
     per_sec: f64,
+}
+
+fn messages() -> u64 {
+    std::env::var("INGEST_FLOOD_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_MESSAGES)
+}
+
+/// `INGEST_FLOOD_ONLY=embedded|mosquitto|meshscope|mosquitto_sub` (comma-separated) limits the
+/// run to those brokers and receivers, for profiling one of them.
+fn wanted(what: &str) -> bool {
+    match std::env::var("INGEST_FLOOD_ONLY") {
+        Ok(only) => {
+            let parts: Vec<&str> = only.split(',').map(str::trim).collect();
+            let brokers = ["embedded", "mosquitto"];
+            let receivers = ["meshscope", "mosquitto_sub"];
+            let group: &[&str] = if brokers.contains(&what) {
+                &brokers
+            } else {
+                &receivers
+            };
+            // A group not named at all is not limited.
+            !parts.iter().any(|p| group.contains(p)) || parts.contains(&what)
+        }
+        Err(_) => true,
+    }
 }
 
 fn payload(i: u64) -> Vec<u8> {
@@ -56,7 +84,7 @@ async fn flood(port: u16, topic_root: &str) {
             }
         }
     });
-    for i in 0..MESSAGES {
+    for i in 0..messages() {
         let topic = format!("{topic_root}/{}", i % 16);
         if client
             .publish(topic, QoS::AtMostOnce, false, payload(i))
@@ -267,10 +295,37 @@ fn report(broker: &str, sub: Rate, ours: Rate) {
     } else {
         0.0
     };
+    let messages = messages();
     println!(
-        "| {broker} | {:>9.0} msg/s ({} of {MESSAGES}) | {:>9.0} msg/s ({} of {MESSAGES}) | {ratio:>5.1} % | >= 95 % |",
+        "| {broker} | {:>9.0} msg/s ({} of {messages}) | {:>9.0} msg/s ({} of {messages}) | {ratio:>5.1} % | >= 95 % |",
         ours.per_sec, ours.received, sub.per_sec, sub.received
     );
+}
+
+const NOT_RUN: Rate = Rate {
+    received: 0,
+    per_sec: 0.0,
+};
+
+/// Both receivers (those wanted) on one broker, one after the other.
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    broker: &str,
+    sub: &str,
+    port: u16,
+    roots: [&str; 2],
+) {
+    let sub_rate = if wanted("mosquitto_sub") {
+        run_mosquitto_sub(runtime, sub, port, roots[0])
+    } else {
+        NOT_RUN
+    };
+    let ours = if wanted("meshscope") {
+        run_meshscope(runtime, port, roots[1])
+    } else {
+        NOT_RUN
+    };
+    report(broker, sub_rate, ours);
 }
 
 fn main() {
@@ -288,23 +343,30 @@ fn main() {
     };
     println!("| broker | Meshscope live ingest | mosquitto_sub | ratio | budget |");
     println!("| --- | --- | --- | --- | --- |");
-    let broker = runtime
-        .block_on(EmbeddedBroker::start(SocketAddr::from((
-            Ipv4Addr::LOCALHOST,
-            0,
-        ))))
-        .expect("embedded broker");
-    let port = broker.local_addr().port();
-    let sub_rate = run_mosquitto_sub(&runtime, &sub, port, "bench/a");
-    let ours = run_meshscope(&runtime, port, "bench/b");
-    report("embedded (mqtt5)", sub_rate, ours);
-    runtime.block_on(broker.shutdown());
+    if wanted("embedded") {
+        let broker = runtime
+            .block_on(EmbeddedBroker::start(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                0,
+            ))))
+            .expect("embedded broker");
+        let port = broker.local_addr().port();
+        measure(
+            &runtime,
+            "embedded (mqtt5)",
+            &sub,
+            port,
+            ["bench/a", "bench/b"],
+        );
+        runtime.block_on(broker.shutdown());
+    }
 
+    if !wanted("mosquitto") {
+        return;
+    }
     if let Some(binary) = which("mosquitto") {
         if let Some((mut child, port)) = start_mosquitto(&binary) {
-            let sub_rate = run_mosquitto_sub(&runtime, &sub, port, "bench/c");
-            let ours = run_meshscope(&runtime, port, "bench/d");
-            report("mosquitto", sub_rate, ours);
+            measure(&runtime, "mosquitto", &sub, port, ["bench/c", "bench/d"]);
             let _ = child.kill();
             let _ = child.wait();
         }
