@@ -25,6 +25,8 @@ use crate::ui::{Action, View};
 
 mod recording;
 
+pub use recording::{crop_image, write_png};
+
 /// What to do at start (from the command line).
 #[derive(Debug, Default)]
 pub struct AppOptions {
@@ -577,7 +579,7 @@ impl eframe::App for MeshscopeApp {
 /// Turns a saved profile plus a typed password into session options; errors are for the dialog.
 pub fn session_options_from_profile(
     profile: &Profile,
-    password: Option<String>,
+    password: Option<crate::secrets::Secret>,
 ) -> Result<SessionOptions, String> {
     let broker = profile
         .broker_url
@@ -588,7 +590,7 @@ pub fn session_options_from_profile(
     let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
     options.username = non_empty(&profile.username);
     options.password = match password {
-        Some(p) => Some(p),
+        Some(p) => Some(p.into_string()),
         None => match non_empty(&profile.password_env) {
             Some(var) => Some(
                 std::env::var(&var)

@@ -10,11 +10,11 @@ use crate::protocol::ConnectionState;
 use crate::record::export::{self, ExportFormat};
 use crate::record::player::{Player, PlayerStatus};
 use crate::record::recorder::{RecorderOptions, RecorderStats, RecorderTap};
-use crate::ui::Action;
 use crate::ui::replay_bar::{
     self, FilePurpose, RecordingMenuContext, RecordingUiState, recording_indicator_ui,
     recording_windows_ui, replay_bar_ui,
 };
+use crate::ui::{Action, ScreenshotRegion};
 
 use super::MeshscopeApp;
 
@@ -228,7 +228,24 @@ impl MeshscopeApp {
                 }
             }
             Action::BrowseFile(purpose) => self.browse(purpose),
-            Action::SaveScreenshot { path } => {
+            Action::SaveScreenshot { path, region } => {
+                let crop = match region {
+                    ScreenshotRegion::Window => None,
+                    ScreenshotRegion::LatencyPlots => {
+                        match self.timeline.time_plots_rect(ctx.cumulative_pass_nr()) {
+                            Some(rect) => Some((rect, ctx.pixels_per_point())),
+                            None => {
+                                self.notice = Some((
+                                    "The latency plots are not on screen: open the Timeline \
+                                     (Ctrl+2) with its plots shown, then export again"
+                                        .into(),
+                                    true,
+                                ));
+                                return;
+                            }
+                        }
+                    }
+                };
                 let notices = Arc::clone(&self.recording.notices);
                 let repaint = ctx.clone();
                 // The integration calls back with the pixels once the next frame is painted.
@@ -236,7 +253,18 @@ impl MeshscopeApp {
                     let spawned = std::thread::Builder::new()
                         .name("meshscope-png".into())
                         .spawn(move || {
-                            match write_png(&image, &path) {
+                            let written = match crop {
+                                None => write_png(&image, &path),
+                                Some((rect, pixels_per_point)) => {
+                                    match crop_image(&image, rect, pixels_per_point) {
+                                        Some(part) => write_png(&part, &path),
+                                        None => Err(std::io::Error::other(
+                                            "the plots were outside the captured window",
+                                        )),
+                                    }
+                                }
+                            };
+                            match written {
                                 Ok(()) => push_notice(
                                     &notices,
                                     format!("Saved the window to {}", path.display()),
@@ -384,6 +412,28 @@ impl MeshscopeApp {
     }
 }
 
+/// The part of a screenshot under `rect` (in points), clamped to the image; `None` when
+/// nothing of it is inside.
+pub fn crop_image(
+    image: &egui::ColorImage,
+    rect: egui::Rect,
+    pixels_per_point: f32,
+) -> Option<egui::ColorImage> {
+    let [width, height] = image.size;
+    let to_px =
+        |v: f32, limit: usize| ((v * pixels_per_point).round().max(0.0) as usize).min(limit);
+    let (x0, x1) = (to_px(rect.min.x, width), to_px(rect.max.x, width));
+    let (y0, y1) = (to_px(rect.min.y, height), to_px(rect.max.y, height));
+    if x1 <= x0 || y1 <= y0 {
+        return None;
+    }
+    let mut pixels = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for row in y0..y1 {
+        pixels.extend_from_slice(&image.pixels[row * width + x0..row * width + x1]);
+    }
+    Some(egui::ColorImage::new([x1 - x0, y1 - y0], pixels))
+}
+
 /// Writes an image (a screenshot) as an 8-bit RGBA PNG.
 pub fn write_png(image: &egui::ColorImage, path: &Path) -> std::io::Result<()> {
     let [width, height] = image.size;
@@ -408,6 +458,38 @@ pub fn write_png(image: &egui::ColorImage, path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crop_takes_the_region_in_pixels_and_clamps_it() {
+        // 10 x 6 pixels, each pixel's red = x, green = y.
+        let pixels: Vec<egui::Color32> = (0..6u8)
+            .flat_map(|y| (0..10u8).map(move |x| egui::Color32::from_rgb(x, y, 0)))
+            .collect();
+        let image = egui::ColorImage::new([10, 6], pixels);
+        // Points (1, 1)-(3, 2) at 2 pixels per point: pixels x 2..6, y 2..4.
+        let part = crop_image(
+            &image,
+            egui::Rect::from_min_max(egui::pos2(1.0, 1.0), egui::pos2(3.0, 2.0)),
+            2.0,
+        )
+        .unwrap();
+        assert_eq!(part.size, [4, 2]);
+        assert_eq!(part.pixels[0], egui::Color32::from_rgb(2, 2, 0));
+        assert_eq!(part.pixels[7], egui::Color32::from_rgb(5, 3, 0));
+        // Partly outside: clamped to the image.
+        let part = crop_image(
+            &image,
+            egui::Rect::from_min_max(egui::pos2(8.0, -3.0), egui::pos2(20.0, 4.0)),
+            1.0,
+        )
+        .unwrap();
+        assert_eq!(part.size, [2, 4]);
+        assert_eq!(part.pixels[0], egui::Color32::from_rgb(8, 0, 0));
+        // Wholly outside or empty: nothing.
+        let outside = egui::Rect::from_min_max(egui::pos2(11.0, 0.0), egui::pos2(12.0, 1.0));
+        assert!(crop_image(&image, outside, 1.0).is_none());
+        assert!(crop_image(&image, egui::Rect::NOTHING, 1.0).is_none());
+    }
 
     #[test]
     fn png_round_trips_the_pixels() {

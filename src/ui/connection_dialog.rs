@@ -262,7 +262,9 @@ fn dialog_body_ui(
         let enter = ui.input(|i| i.key_pressed(egui::Key::Enter));
         if connect.clicked() || (enter && can_connect) {
             let password =
-                (!state.password.is_empty()).then(|| std::mem::take(&mut state.password));
+                (!state.password.is_empty()).then(|| {
+                    crate::secrets::Secret::new(std::mem::take(&mut state.password))
+                });
             actions.push(Action::Connect {
                 profile: state.draft.clone(),
                 password,

@@ -15,13 +15,24 @@ pub mod widgets;
 use crate::settings::Profile;
 
 /// Everything a view may ask for. The app applies actions after the frame's views ran.
+/// What a PNG export shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScreenshotRegion {
+    /// The whole window.
+    #[default]
+    Window,
+    /// The timeline's latency, throughput and error-rate plots (they must be on screen).
+    LatencyPlots,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     OpenConnectionDialog,
     /// Connect with this profile; the password was typed in the dialog (never saved) or is empty.
+    /// `Debug` prints it as `<redacted>`.
     Connect {
         profile: Profile,
-        password: Option<String>,
+        password: Option<crate::secrets::Secret>,
     },
     Disconnect,
     SaveProfile(Profile),
@@ -56,9 +67,10 @@ pub enum Action {
     },
     /// Ask the system file dialog for a path (the window that asked gets it).
     BrowseFile(replay_bar::FilePurpose),
-    /// Save the window as it is drawn (plots included) as a PNG file.
+    /// Save the window as it is drawn, or one part of it, as a PNG file.
     SaveScreenshot {
         path: std::path::PathBuf,
+        region: ScreenshotRegion,
     },
     /// Carry out a composer call's steps (subscribe, publish, unsubscribe) in order, as
     /// Meshscope's own client; on failure tell the composer (`send_failed`).

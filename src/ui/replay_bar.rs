@@ -13,9 +13,9 @@ use crate::record::player::{
 };
 use crate::record::recorder::RecorderStats;
 
-use super::Action;
 use super::theme::Theme;
 use super::widgets::{format_bytes, format_count, time_of_day_utc};
+use super::{Action, ScreenshotRegion};
 
 /// The speeds offered, in hundredths of real time.
 pub const SPEED_STEPS_HUNDREDTHS: [u32; 8] = [25, 50, 100, 200, 500, 1_000, 1_500, 2_000];
@@ -40,12 +40,14 @@ pub enum ExportChoice {
     Stats,
     /// The window as drawn, plots included (PNG).
     WindowPng,
+    /// The timeline's time plots as drawn (PNG).
+    PlotsPng,
 }
 
 impl ExportChoice {
     fn extension(self, format: ExportFormat) -> &'static str {
         match self {
-            ExportChoice::WindowPng => "png",
+            ExportChoice::WindowPng | ExportChoice::PlotsPng => "png",
             _ => format.extension(),
         }
     }
@@ -102,7 +104,9 @@ impl RecordingUiState {
             FilePurpose::Screenshot => {
                 if let Some(w) = &mut self.export {
                     w.path = text;
-                    w.choice = ExportChoice::WindowPng;
+                    if w.choice != ExportChoice::PlotsPng {
+                        w.choice = ExportChoice::WindowPng;
+                    }
                 }
             }
         }
@@ -223,6 +227,7 @@ fn export_path(dir: &Path, choice: ExportChoice, format: ExportFormat, now_nanos
         ExportChoice::AllTraces => "traces",
         ExportChoice::Stats => "stats",
         ExportChoice::WindowPng => "window",
+        ExportChoice::PlotsPng => "latency-plots",
     };
     dir.join(format!(
         "meshscope-{what}-{}.{}",
@@ -346,8 +351,20 @@ pub fn recording_windows_ui(
                     );
                     ui.radio_value(&mut window.choice, ExportChoice::WindowPng, "Window as PNG")
                         .on_hover_text("The window as it is drawn, plots included");
+                    ui.radio_value(
+                        &mut window.choice,
+                        ExportChoice::PlotsPng,
+                        "Latency plots as PNG",
+                    )
+                    .on_hover_text(
+                        "The timeline's latency, throughput and error-rate plots as drawn \
+                         (show the Timeline with its plots first)",
+                    );
                 });
-                if window.choice != ExportChoice::WindowPng {
+                if !matches!(
+                    window.choice,
+                    ExportChoice::WindowPng | ExportChoice::PlotsPng
+                ) {
                     ui.horizontal(|ui| {
                         ui.radio_value(&mut window.format, ExportFormat::Json, "JSON");
                         ui.radio_value(&mut window.format, ExportFormat::Csv, "CSV");
@@ -362,7 +379,7 @@ pub fn recording_windows_ui(
                     window.path = format!("{stem}.{extension}");
                 }
                 let purpose = match window.choice {
-                    ExportChoice::WindowPng => FilePurpose::Screenshot,
+                    ExportChoice::WindowPng | ExportChoice::PlotsPng => FilePurpose::Screenshot,
                     _ => FilePurpose::Export(window.format),
                 };
                 go = path_row_ui(ui, &mut window.path, purpose, actions);
@@ -381,6 +398,7 @@ pub fn recording_windows_ui(
                 ExportChoice::AllTraces => Some(ExportWhat::Traces { trace_ids: None }),
                 ExportChoice::Stats => Some(ExportWhat::Stats),
                 ExportChoice::WindowPng => None,
+                ExportChoice::PlotsPng => None,
             };
             actions.push(match what {
                 Some(what) => Action::Export {
@@ -389,7 +407,14 @@ pub fn recording_windows_ui(
                     path,
                 },
                 // Taken on a later frame, once this window is gone.
-                None => Action::SaveScreenshot { path },
+                None => Action::SaveScreenshot {
+                    path,
+                    region: if window.choice == ExportChoice::PlotsPng {
+                        ScreenshotRegion::LatencyPlots
+                    } else {
+                        ScreenshotRegion::Window
+                    },
+                },
             });
             state.export = None;
         } else if !open {

@@ -344,7 +344,7 @@ fn child_dialog_recall_then_untick(key: &SecretKey, password: &str) {
     dialog.harness.get_by_label("Connect").click();
     dialog.harness.run();
     let connect = dialog.harness.state().actions.iter().find_map(|a| match a {
-        Action::Connect { password, .. } => Some(password.clone()),
+        Action::Connect { password, .. } => Some(password.as_ref().map(|p| p.expose().to_owned())),
         _ => None,
     });
     assert_eq!(connect, Some(Some(password.to_owned())));
@@ -405,7 +405,7 @@ fn child_dialog_no_keyring(key: &SecretKey, password: &str) {
     dialog.harness.get_by_label("Connect").click();
     dialog.harness.run();
     let connect = dialog.harness.state().actions.iter().find_map(|a| match a {
-        Action::Connect { password, .. } => Some(password.clone()),
+        Action::Connect { password, .. } => Some(password.as_ref().map(|p| p.expose().to_owned())),
         _ => None,
     });
     assert_eq!(connect, Some(Some(password.to_owned())));

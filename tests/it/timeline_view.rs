@@ -259,6 +259,59 @@ fn clicking_a_latency_point_selects_its_trace() {
 }
 
 #[test]
+fn the_latency_plots_export_crops_to_the_plots_as_drawn() {
+    let mut h = timeline_harness();
+    h.run();
+    let pass = h.ctx.cumulative_pass_nr();
+    let rect = h
+        .state()
+        .view
+        .time_plots_rect(pass)
+        .expect("the plots were drawn this pass");
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0));
+    assert!(screen.contains_rect(rect), "{rect:?} on screen");
+    assert!(rect.width() > 200.0 && rect.height() > 200.0, "{rect:?}");
+    // Every latency point drawn lies inside the exported region.
+    let points: Vec<egui::Pos2> = h
+        .state()
+        .model
+        .mesh
+        .traces()
+        .filter_map(|t| h.state().view.latency_point_pos(t.trace_id))
+        .collect();
+    assert!(points.len() > 50);
+    assert!(points.iter().all(|p| rect.contains(*p)));
+    // A screenshot of the window at 2 pixels per point, cropped to the plots: the plots' size
+    // in pixels, and the pixel at the plots' top-left corner comes first.
+    let ppp = 2.0;
+    let (w, h_px) = (3200usize, 2000usize);
+    let pixels: Vec<egui::Color32> = (0..h_px)
+        .flat_map(|y| {
+            (0..w).map(move |x| egui::Color32::from_rgb((x % 251) as u8, (y % 241) as u8, 7))
+        })
+        .collect();
+    let screenshot = egui::ColorImage::new([w, h_px], pixels);
+    let part = meshscope::app::crop_image(&screenshot, rect, ppp).expect("inside");
+    assert_eq!(
+        part.size,
+        [
+            ((rect.max.x * ppp).round() - (rect.min.x * ppp).round()) as usize,
+            ((rect.max.y * ppp).round() - (rect.min.y * ppp).round()) as usize
+        ]
+    );
+    let (x0, y0) = (
+        (rect.min.x * ppp).round() as usize,
+        (rect.min.y * ppp).round() as usize,
+    );
+    assert_eq!(
+        part.pixels[0],
+        egui::Color32::from_rgb((x0 % 251) as u8, (y0 % 241) as u8, 7)
+    );
+    // Hidden or not drawn for a while: no region (the export then says so).
+    assert!(h.state().view.time_plots_rect(pass + 5).is_none());
+}
+
+#[test]
 fn follow_live_pauses_when_the_user_scrolls_back() {
     let mut h = timeline_harness();
     h.run();

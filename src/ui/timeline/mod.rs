@@ -160,6 +160,12 @@ impl TimelineViewState {
     }
 
     /// Where the latency scatter drew this trace's point in the last frame (None: not on screen).
+    /// Where the latency, throughput and error-rate plots are on screen (points), if they were
+    /// drawn in the last pass or this one (`ctx.cumulative_pass_nr()`).
+    pub fn time_plots_rect(&self, current_pass: u64) -> Option<egui::Rect> {
+        self.plots.time_plots_rect(current_pass)
+    }
+
     pub fn latency_point_pos(&self, trace_id: u64) -> Option<egui::Pos2> {
         self.plots.point_pos(trace_id)
     }

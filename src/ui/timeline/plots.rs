@@ -48,6 +48,8 @@ pub struct PlotsState {
     deferred: bool,
     /// Where the latency scatter was drawn in the last frame.
     scatter_transform: Option<egui_plot::PlotTransform>,
+    /// Where the time plots (latency, throughput, error rate) were drawn, and in which pass.
+    time_plots_drawn: Option<(egui::Rect, u64)>,
 }
 
 impl PlotsState {
@@ -57,6 +59,12 @@ impl PlotsState {
         } else {
             YScale::Log
         }
+    }
+
+    /// Where the time plots are on screen, if they were drawn in the last pass or this one.
+    pub fn time_plots_rect(&self, current_pass: u64) -> Option<egui::Rect> {
+        let (rect, pass) = self.time_plots_drawn?;
+        (current_pass.saturating_sub(pass) <= 1).then_some(rect)
     }
 
     /// Screen position of a trace's latency sample in the last drawn scatter.
@@ -143,9 +151,10 @@ pub fn plots_panel_ui(
             ui.separator();
             super::stats_table::stats_table_ui(ui, model, state, now_nanos);
         });
-    egui::CentralPanel::default().show(ui, |ui| {
+    let drawn = egui::CentralPanel::default().show(ui, |ui| {
         time_plots_ui(ui, state, origin, &gaps, now_nanos, actions)
     });
+    state.plots.time_plots_drawn = Some((drawn.response.rect, ui.ctx().cumulative_pass_nr()));
 }
 
 fn time_plots_ui(
