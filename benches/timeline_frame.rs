@@ -357,6 +357,14 @@ fn scenario(
         // (A scenario that keeps changing the data or the filter never catches up: it warms up
         // for a bounded number of frames instead.)
         if warm >= WARMUP_FRAMES {
+            if std::env::var_os("TIMELINE_BENCH_FRAMES").is_some() && t.as_secs_f64() * 1e3 > 3.0 {
+                println!(
+                    "  frame {} took {:.2} ms (rebuild progress before it: {:?})",
+                    times.len(),
+                    t.as_secs_f64() * 1e3,
+                    state.rebuild_progress()
+                );
+            }
             times.push(t);
         } else if caught_up || i >= MAX_WARMUP_FRAMES {
             warm += 1;
@@ -381,6 +389,15 @@ fn main() {
         actions: Vec::new(),
         time_secs: 0.0,
     };
+
+    // The context's first frame builds its font atlas: the window paid it before any data.
+    let empty = Model::new(ModelConfig::default());
+    let first = bench.frame(&empty, &mut TimelineViewState::default(), last);
+    println!(
+        "{:<58} {:>6.2} ms (once per window, before any data)",
+        "first egui frame, empty model (fonts)",
+        first.as_secs_f64() * 1e3
+    );
 
     // 1. Follow-live with the default 60 s window, data settled.
     let mut state = TimelineViewState::default();
@@ -412,6 +429,33 @@ fn main() {
         catch_up.len() as f64 * FRAME_NANOS as f64 / 1e6,
         f.max_ms,
         catch_up.iter().map(|d| d.as_secs_f64() * 1e3).sum::<f64>()
+    );
+    // The same opening again in the same window (egui's caches warm: what a second recording
+    // opened in a running window costs).
+    let mut again = TimelineViewState::default();
+    let mut again_frames = Vec::new();
+    loop {
+        now += FRAME_NANOS;
+        again_frames.push(bench.frame(&model, &mut again, now));
+        if again.rebuild_progress().is_none()
+            && again.rows().visible.len() == model.mesh.trace_count()
+        {
+            break;
+        }
+        assert!(again_frames.len() < 1_000, "the rows never caught up");
+    }
+    if std::env::var_os("TIMELINE_BENCH_FRAMES").is_some() {
+        let ms: Vec<String> = again_frames
+            .iter()
+            .map(|d| format!("{:.1}", d.as_secs_f64() * 1e3))
+            .collect();
+        println!("  catch-up frames (ms): {}", ms.join(" "));
+    }
+    println!(
+        "{:<58} {:>3} frames, max {:>6.2} ms",
+        "opening again in the same window",
+        again_frames.len(),
+        figures(again_frames).max_ms
     );
     let f = scenario(
         &mut bench,

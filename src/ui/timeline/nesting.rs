@@ -67,73 +67,9 @@ pub struct Nesting {
 
 impl Nesting {
     pub fn prepare(records: &[TraceRecord], name_count: usize, now_nanos: u64) -> Nesting {
-        let mut parent = vec![NONE; records.len()];
-        // Links on the wire first: they need no inference.
-        let mut on_wire = vec![false; records.len()];
-        for (i, r) in records.iter().enumerate() {
-            if r.wire_parent != NO_TRACE
-                && r.wire_parent < r.trace_id
-                && let Ok(j) = records[..i].binary_search_by_key(&r.wire_parent, |p| p.trace_id)
-            {
-                parent[i] = j as u32;
-                on_wire[i] = true;
-            }
-        }
-        // Name ids are dense (below `name_count`): index tables by them instead of hashing.
-        let mut is_caller = vec![false; name_count];
-        for r in records {
-            if let Some(flag) = is_caller.get_mut(r.caller as usize) {
-                *flag = true;
-            }
-        }
-        let serves = |name: NameId| is_caller.get(name as usize).copied().unwrap_or(false);
-        // Who serves what: per name that also calls, the traces it answered.
-        let mut slot_of = vec![NONE; name_count];
-        let mut serving: Vec<Vec<Served>> = Vec::new();
-        let mut spans = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            spans.push(Span {
-                start: r.start_nanos,
-                end_or_now: r.end_or(now_nanos),
-                trace_id: r.trace_id,
-                caller: r.caller,
-            });
-            let responder = if r.responder == r.callee {
-                NO_NAME
-            } else {
-                r.responder
-            };
-            for name in [r.callee, responder] {
-                if name == NO_NAME || !serves(name) {
-                    continue;
-                }
-                let slot = &mut slot_of[name as usize];
-                if *slot == NONE {
-                    *slot = serving.len() as u32;
-                    serving.push(Vec::new());
-                }
-                let end_with_slack = r
-                    .end_nanos
-                    .map_or(u64::MAX, |e| e.saturating_add(NESTING_END_SLACK_NANOS));
-                serving[*slot as usize].push((r.start_nanos, r.trace_id, end_with_slack, i as u32));
-            }
-        }
-        for list in &mut serving {
-            // Ids follow receive order, so this is sorted already but for orphans.
-            if !list.is_sorted() {
-                list.sort_unstable();
-            }
-        }
-        let next_child = if serving.is_empty() { spans.len() } else { 0 };
-        Nesting {
-            parent,
-            on_wire,
-            cursor: vec![0; serving.len()],
-            spans,
-            slot_of,
-            serving,
-            next_child,
-        }
+        let mut preparing = Preparing::new(records.len(), name_count, now_nanos);
+        preparing.advance(records, usize::MAX);
+        preparing.finish()
     }
 
     /// Share of the children placed (0..=1).
@@ -200,6 +136,152 @@ impl Nesting {
     /// Parent index per record and whether the link was on the wire.
     pub fn finish(self) -> (Vec<u32>, Vec<bool>) {
         (self.parent, self.on_wire)
+    }
+}
+
+/// [`Nesting::prepare`] in slices: two passes over the records (wire links and who calls,
+/// then spans and who serves what), so that preparing 100 000 rows never takes one frame.
+#[derive(Debug)]
+pub struct Preparing {
+    parent: Vec<u32>,
+    on_wire: Vec<bool>,
+    is_caller: Vec<bool>,
+    slot_of: Vec<u32>,
+    serving: Vec<Vec<Served>>,
+    spans: Vec<Span>,
+    now_nanos: u64,
+    /// 0: wire links and callers; 1: spans and serving; 2: done.
+    pass: u8,
+    /// The next record of the current pass.
+    next: usize,
+}
+
+impl Preparing {
+    pub fn new(len: usize, name_count: usize, now_nanos: u64) -> Preparing {
+        Preparing {
+            parent: vec![NONE; len],
+            on_wire: vec![false; len],
+            is_caller: vec![false; name_count],
+            slot_of: vec![NONE; name_count],
+            serving: Vec::new(),
+            spans: Vec::with_capacity(len),
+            now_nanos,
+            pass: 0,
+            next: 0,
+        }
+    }
+
+    /// Share of the preparation done (0..=1).
+    pub fn progress(&self) -> f32 {
+        let len = self.parent.len().max(1) as f32;
+        match self.pass {
+            0 => 0.5 * self.next as f32 / len,
+            1 => 0.5 + 0.5 * self.next as f32 / len,
+            _ => 1.0,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.pass >= 2
+    }
+
+    /// Looks at up to `max_records` more records (`records` are the ones given to `new`, unchanged).
+    pub fn advance(&mut self, records: &[TraceRecord], max_records: usize) {
+        let mut left = max_records;
+        while left > 0 && self.pass < 2 {
+            let end = self.next.saturating_add(left).min(records.len());
+            if self.pass == 0 {
+                self.links_and_callers(records, self.next..end);
+            } else {
+                self.spans_and_serving(records, self.next..end);
+            }
+            left -= end - self.next;
+            self.next = end;
+            if self.next >= records.len() {
+                self.pass += 1;
+                self.next = 0;
+            }
+        }
+    }
+
+    /// Links on the wire (they need no inference) and which names call anyone.
+    fn links_and_callers(&mut self, records: &[TraceRecord], range: std::ops::Range<usize>) {
+        for i in range {
+            let r = &records[i];
+            if r.wire_parent != NO_TRACE
+                && r.wire_parent < r.trace_id
+                && let Ok(j) = records[..i].binary_search_by_key(&r.wire_parent, |p| p.trace_id)
+            {
+                self.parent[i] = j as u32;
+                self.on_wire[i] = true;
+            }
+            // Name ids are dense (below the name count): tables index by them, no hashing.
+            if let Some(flag) = self.is_caller.get_mut(r.caller as usize) {
+                *flag = true;
+            }
+        }
+    }
+
+    /// Each record's span, and per name that also calls, the traces it answered.
+    fn spans_and_serving(&mut self, records: &[TraceRecord], range: std::ops::Range<usize>) {
+        for i in range {
+            let r = &records[i];
+            self.spans.push(Span {
+                start: r.start_nanos,
+                end_or_now: r.end_or(self.now_nanos),
+                trace_id: r.trace_id,
+                caller: r.caller,
+            });
+            let responder = if r.responder == r.callee {
+                NO_NAME
+            } else {
+                r.responder
+            };
+            for name in [r.callee, responder] {
+                let serves = self.is_caller.get(name as usize).copied().unwrap_or(false);
+                if name == NO_NAME || !serves {
+                    continue;
+                }
+                let slot = &mut self.slot_of[name as usize];
+                if *slot == NONE {
+                    *slot = self.serving.len() as u32;
+                    self.serving.push(Vec::new());
+                }
+                let end_with_slack = r
+                    .end_nanos
+                    .map_or(u64::MAX, |e| e.saturating_add(NESTING_END_SLACK_NANOS));
+                self.serving[*slot as usize].push((
+                    r.start_nanos,
+                    r.trace_id,
+                    end_with_slack,
+                    i as u32,
+                ));
+            }
+        }
+    }
+
+    /// The nesting, ready to place children (call once [`Preparing::is_done`]).
+    pub fn finish(mut self) -> Nesting {
+        for list in &mut self.serving {
+            // Ids follow receive order, so this is sorted already but for orphans.
+            if !list.is_sorted() {
+                list.sort_unstable();
+            }
+        }
+        let next_child = if self.serving.is_empty() {
+            self.spans.len()
+        } else {
+            0
+        };
+        Nesting {
+            parent: self.parent,
+            on_wire: self.on_wire,
+            cursor: vec![0; self.serving.len()],
+            spans: self.spans,
+            slot_of: self.slot_of,
+            serving: self.serving,
+            next_child,
+        }
     }
 }
 

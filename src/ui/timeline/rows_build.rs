@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::model::mesh::Mesh;
 
-use super::nesting::Nesting;
+use super::nesting::{Nesting, Preparing};
 use super::records::{NO_NAME, NameId, Names, RecordCache, TraceRecord};
 use super::rows::{Collapsed, Filter, GroupBy, Rows, contains_ignore_case, lay_out};
 use crate::protocol::Dialect;
@@ -19,6 +19,8 @@ const RECORDS_PER_CHUNK: u64 = 2_048;
 const SMALL_BUILD_ROWS: usize = 10_000;
 /// Children nested between two looks at the clock.
 const CHILDREN_PER_CHUNK: usize = 4_096;
+/// Records per slice of the nesting's preparation (each of its two passes).
+const RECORDS_PER_PREPARE_CHUNK: usize = 8_192;
 
 /// How much time derived-data work may still take in this frame.
 #[derive(Debug, Clone, Copy)]
@@ -168,8 +170,8 @@ impl Matcher {
 enum Stage {
     /// Looking at records `next_id..end_id`.
     Filter,
-    /// About to prepare the nesting (one go: ~1 ms at 100 000 rows).
-    PrepareNesting,
+    /// Preparing the nesting (two passes over the records that passed).
+    PrepareNesting(Preparing),
     /// Nesting the records that passed.
     Nest(Nesting),
     /// Laying out the rows (one go: ~1 ms at 100 000 rows).
@@ -239,8 +241,8 @@ impl RowsBuild {
                 }
                 0.5 * (self.next_id.saturating_sub(first) as f32 / total as f32).clamp(0.0, 1.0)
             }
-            Stage::PrepareNesting => 0.5,
-            Stage::Nest(nesting) => 0.5 + 0.45 * nesting.progress(),
+            Stage::PrepareNesting(preparing) => 0.5 + 0.2 * preparing.progress(),
+            Stage::Nest(nesting) => 0.7 + 0.25 * nesting.progress(),
             Stage::Layout { .. } => 0.95,
             Stage::Done => 1.0,
         }
@@ -248,8 +250,8 @@ impl RowsBuild {
 
     /// Does as much as `budget` allows (at least one chunk); the rows once finished.
     ///
-    /// The one-go stages (preparing the nesting, the layout) start only at the beginning of a
-    /// step, so a frame pays at most one of them on top of its chunks.
+    /// The one-go stage (the layout) starts only at the beginning of a step, so a frame never
+    /// pays for it on top of chunks.
     pub fn step(&mut self, cache: &RecordCache, mesh: &Mesh, budget: &mut Budget) -> Option<Rows> {
         if cache.generation() != self.generation {
             // The cache started over (its name ids changed): so does the build.
@@ -273,19 +275,22 @@ impl RowsBuild {
                         self.stage = Stage::Filter;
                         return None;
                     }
-                    Stage::PrepareNesting
-                }
-                Stage::PrepareNesting if !fresh => {
-                    self.stage = Stage::PrepareNesting;
-                    return None;
-                }
-                Stage::PrepareNesting => {
-                    worked = true;
-                    Stage::Nest(Nesting::prepare(
-                        &self.kept,
+                    Stage::PrepareNesting(Preparing::new(
+                        self.kept.len(),
                         cache.names.len(),
                         self.now_nanos,
                     ))
+                }
+                Stage::PrepareNesting(mut preparing) => {
+                    while !preparing.is_done() {
+                        preparing.advance(&self.kept, RECORDS_PER_PREPARE_CHUNK);
+                        worked = true;
+                        if budget.is_spent() {
+                            self.stage = Stage::PrepareNesting(preparing);
+                            return None;
+                        }
+                    }
+                    Stage::Nest(preparing.finish())
                 }
                 Stage::Nest(mut nesting) => {
                     while !nesting.is_done() {
