@@ -5,6 +5,7 @@ pub mod connection_dialog;
 pub mod icon;
 pub mod payload_view;
 pub mod presence;
+pub mod raw_matches;
 pub mod raw_view;
 pub mod replay_bar;
 pub mod status_bar;

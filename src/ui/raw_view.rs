@@ -1,11 +1,11 @@
 //! The raw message view: a virtualised table with a topic filter, and the selected message's payload and properties.
 
-use std::collections::VecDeque;
-
 use egui::{RichText, Ui};
 use egui_extras::{Column, TableBuilder};
 
 use crate::model::topic_filter::TopicFilter;
+
+use super::raw_matches::{Matches, SCAN_PER_FRAME};
 use crate::model::{MessageRef, Model};
 
 use super::Action;
@@ -19,9 +19,8 @@ const BROKER_ADDED_PROPERTY: &str = "x-mqtt-client-id";
 pub struct RawViewState {
     pub filter_text: String,
     filter: TopicFilter,
-    /// Sequence numbers of stored messages matching the filter, oldest first; kept incrementally.
-    matches: VecDeque<u64>,
-    scanned_to_seq: u64,
+    /// Stored messages matching the filter, oldest first; kept incrementally.
+    matches: Matches,
     pub selected_seq: Option<u64>,
     /// Keep the newest message in view.
     pub follow: bool,
@@ -36,8 +35,7 @@ impl Default for RawViewState {
         RawViewState {
             filter_text: String::new(),
             filter: TopicFilter::All,
-            matches: VecDeque::new(),
-            scanned_to_seq: 0,
+            matches: Matches::new(TopicFilter::All),
             selected_seq: None,
             follow: true,
             payload_mode: PayloadMode::Auto,
@@ -52,26 +50,24 @@ impl RawViewState {
     pub fn set_filter(&mut self, text: &str) {
         self.filter_text = text.to_owned();
         self.filter = TopicFilter::parse(text);
-        self.matches.clear();
-        self.scanned_to_seq = 0;
+        self.matches = Matches::new(self.filter.clone());
     }
 
-    /// Brings the match list up to date with the store: drops evicted, scans only new messages.
+    /// Brings the match list up to date with the store: drops evicted, scans new messages (a
+    /// bounded slice per call: a filter over a million messages fills in over a few frames).
     pub fn refresh(&mut self, model: &Model) {
-        let first = model.store.first_seq();
-        while self.matches.front().is_some_and(|&s| s < first) {
-            self.matches.pop_front();
-        }
-        let from = self.scanned_to_seq.max(first);
-        for message in model.store.iter_from(from) {
-            if self.filter.matches(&message.raw.topic_lossy()) {
-                self.matches.push_back(message.seq);
-            }
-        }
-        self.scanned_to_seq = model.store.next_seq();
-        if self.selected_seq.is_some_and(|s| s < first) {
+        self.matches.refresh(model, SCAN_PER_FRAME);
+        if self
+            .selected_seq
+            .is_some_and(|s| s < model.store.first_seq())
+        {
             self.selected_seq = None;
         }
+    }
+
+    /// Whether the match list covers every stored message yet.
+    pub fn is_caught_up(&self) -> bool {
+        self.matches.is_caught_up()
     }
 
     pub fn match_count(&self) -> usize {
@@ -84,7 +80,7 @@ impl RawViewState {
         }
         let current = self
             .selected_seq
-            .and_then(|s| self.matches.binary_search(&s).ok())
+            .and_then(|s| self.matches.position(s))
             .unwrap_or(if delta > 0 {
                 usize::MAX
             } else {
@@ -97,7 +93,7 @@ impl RawViewState {
                 .saturating_add_signed(delta)
                 .min(self.matches.len() - 1)
         };
-        self.selected_seq = self.matches.get(next).copied();
+        self.selected_seq = self.matches.get(next);
         self.follow = false;
         self.scroll_to_selected = true;
     }
@@ -157,6 +153,12 @@ fn filter_bar_ui(ui: &mut Ui, state: &mut RawViewState) {
         ui.checkbox(&mut state.follow, "Follow newest")
             .on_hover_text("Keep the newest message in view; scrolling back or selecting pauses it");
         ui.label(RichText::new(format!("{} shown", format_count(state.matches.len() as u64))).color(Theme::TEXT_MUTED));
+        if !state.matches.is_caught_up() {
+            ui.spinner();
+            ui.label(RichText::new("filtering…").color(Theme::TEXT_MUTED))
+                .on_hover_text("Looking through the stored messages a slice per frame");
+            ui.ctx().request_repaint();
+        }
     });
     ui.separator();
 }
@@ -177,10 +179,7 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
         .auto_shrink([false, false])
         .stick_to_bottom(state.follow);
     if state.scroll_to_selected {
-        if let Some(index) = state
-            .selected_seq
-            .and_then(|s| state.matches.binary_search(&s).ok())
-        {
+        if let Some(index) = state.selected_seq.and_then(|s| state.matches.position(s)) {
             table = table.scroll_to_row(index, None);
         }
         state.scroll_to_selected = false;
@@ -215,7 +214,7 @@ fn table_ui(ui: &mut Ui, model: &Model, state: &mut RawViewState) {
                 let Some(message) = state
                     .matches
                     .get(row.index())
-                    .and_then(|&s| model.store.get(s))
+                    .and_then(|s| model.store.get(s))
                 else {
                     return;
                 };
