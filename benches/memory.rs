@@ -4,7 +4,7 @@
 //! runs one. Heap is counted by this binary's global allocator as glibc really spends it
 //! (`malloc_usable_size` + its 8-byte header, so malloc's rounding is included), beside the RSS.
 //! The open part runs in a child process so its peak RSS (`VmHWM`) is its own.
-//! Knobs: `MESHSCOPE_FLOOD_SECS` (60), `MESHSCOPE_OPEN_MESSAGES` (1 000 000),
+//! Knobs: `MESHSCOPE_FLOOD_SECS` (60), `MESHSCOPE_FLOOD_BUDGET_MIB` (64), `MESHSCOPE_OPEN_MESSAGES` (1 000 000),
 //! `MESHSCOPE_BENCH_BUDGET_MIB` (the open part's budget; default: the model's default, 512 MiB).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -420,7 +420,10 @@ fn flood_part() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    let budget_mib = 64usize;
+    let budget_mib: usize = std::env::var("MESHSCOPE_FLOOD_BUDGET_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(64);
     meshscope::mqtt::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
