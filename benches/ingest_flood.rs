@@ -245,7 +245,8 @@ fn probe_until(
 fn run_meshscope(runtime: &tokio::runtime::Runtime, port: u16, root: &str) -> Rate {
     let model = SharedModel::new(ModelConfig::default());
     let (events, receiver) = ingest::channel();
-    let pump = runtime.spawn(ingest::run(model.clone(), receiver, None));
+    // As the app runs it: on its own thread.
+    let pump = ingest::spawn_thread(model.clone(), receiver, None, None).expect("ingest thread");
     let options = SessionOptions::new(format!("mqtt://127.0.0.1:{port}").parse().expect("url"));
     // The real observer subscriptions (`#` and the `$` roots); the broker carries only the flood.
     let session = mqtt::spawn(runtime.handle(), options, events);
@@ -281,7 +282,8 @@ fn run_meshscope(runtime: &tokio::runtime::Runtime, port: u16, root: &str) -> Ra
     drop(m);
     let _ = session.try_send(SessionCommand::Disconnect);
     drop(session);
-    let _ = runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), pump).await });
+    // The ingest thread ends by itself once the session is gone.
+    drop(pump);
     let span_secs = (last.saturating_sub(first)) as f64 / 1e9;
     Rate {
         received,

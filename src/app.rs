@@ -117,12 +117,14 @@ impl MeshscopeApp {
         let model = SharedModel::new(options.model.clone());
         let (events, receiver) = ingest::channel();
         let recording = recording::RecordingControl::new(repaint.clone());
-        runtime.spawn(ingest::run_with(
+        // Decoding and applying run on their own thread: the runtime's workers stay free for
+        // the session, the demo mesh and its embedded broker.
+        ingest::spawn_thread(
             model.clone(),
             receiver,
             repaint,
             Some(recording.tap.clone()),
-        ));
+        )?;
         let (settings, settings_error) = match Settings::load(&settings::settings_path()) {
             Ok(s) => (s, None),
             Err(e) => (Settings::default(), Some(e.to_string())),

@@ -95,15 +95,48 @@ pub fn channel() -> (mpsc::Sender<SessionEvent>, mpsc::Receiver<SessionEvent>) {
     mpsc::channel(EVENT_CHANNEL_CAPACITY)
 }
 
-/// Applies a batch of events under one lock.
+/// Longest stretch ingest holds the model lock: a frame that wants the model waits at most
+/// about this long, however big the batch and however slow the machine.
+pub const MAX_LOCK_HOLD: Duration = Duration::from_millis(2);
+/// Events applied between looks at the clock.
+const EVENTS_PER_CLOCK_CHECK: usize = 64;
+
+/// Applies a batch of events, under one lock unless that would hold it over [`MAX_LOCK_HOLD`]:
+/// then the lock is let go between events for the window to take.
 pub fn apply_batch(model: &SharedModel, batch: &mut Vec<SessionEvent>) {
     if batch.is_empty() {
         return;
     }
     let mut guard = model.lock();
-    for event in batch.drain(..) {
+    let mut held_since = std::time::Instant::now();
+    for (i, event) in batch.drain(..).enumerate() {
         guard.apply_event(event);
+        if i % EVENTS_PER_CLOCK_CHECK == EVENTS_PER_CLOCK_CHECK - 1
+            && held_since.elapsed() >= MAX_LOCK_HOLD
+        {
+            drop(guard);
+            std::thread::yield_now();
+            guard = model.lock();
+            held_since = std::time::Instant::now();
+        }
     }
+}
+
+/// [`run_with`] on a thread of its own (with its own single-threaded runtime), so decoding
+/// and applying never take a worker from the session, the embedded broker or the demo mesh on
+/// the shared runtime. Ends when every sender is gone.
+pub fn spawn_thread(
+    model: SharedModel,
+    events: mpsc::Receiver<SessionEvent>,
+    notify: Option<Notify>,
+    recorder: Option<RecorderTap>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    std::thread::Builder::new()
+        .name("meshscope-ingest".into())
+        .spawn(move || runtime.block_on(run_with(model, events, notify, recorder)))
 }
 
 /// Runs until every sender is gone. Spawn it on the runtime: `runtime.spawn(run(...))`.
