@@ -331,6 +331,8 @@ fn measure(
 }
 
 fn main() {
+    // As the app does first thing (`src/main.rs`).
+    meshscope::allocator::limit_arenas();
     meshscope::mqtt::install_crypto_provider();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

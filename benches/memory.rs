@@ -415,7 +415,10 @@ fn open_part() {
     assert!(status.is_ok_and(|s| s.success()), "the open part failed");
 }
 
-fn flood_part() {
+/// One flood in this (child) process: `MESHSCOPE_FLOOD_BROKER=embedded` runs the broker in
+/// this process (as the demo does), `mosquitto` uses an external one (RSS is then Meshscope's
+/// and the publisher's alone).
+fn flood_child() {
     let secs: u64 = std::env::var("MESHSCOPE_FLOOD_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -430,13 +433,20 @@ fn flood_part() {
         .enable_all()
         .build()
         .expect("runtime");
-    let broker = runtime
-        .block_on(EmbeddedBroker::start(SocketAddr::from((
-            Ipv4Addr::LOCALHOST,
-            0,
-        ))))
-        .expect("broker");
-    let port = broker.local_addr().port();
+    let external = std::env::var("MESHSCOPE_FLOOD_BROKER").as_deref() == Ok("mosquitto");
+    let (broker, mut mosquitto, port) = if external {
+        let (child, port) = start_mosquitto().expect("mosquitto starts");
+        (None, Some(child), port)
+    } else {
+        let broker = runtime
+            .block_on(EmbeddedBroker::start(SocketAddr::from((
+                Ipv4Addr::LOCALHOST,
+                0,
+            ))))
+            .expect("broker");
+        let port = broker.local_addr().port();
+        (Some(broker), None, port)
+    };
     let model = SharedModel::new(ModelConfig {
         store: StoreLimits {
             max_messages: usize::MAX,
@@ -445,7 +455,8 @@ fn flood_part() {
         ..ModelConfig::default()
     });
     let (events, receiver) = ingest::channel();
-    runtime.spawn(ingest::run(model.clone(), receiver, None));
+    // As the app runs it.
+    let _ingest = ingest::spawn_thread(model.clone(), receiver, None, None).expect("ingest thread");
     let _session = mqtt::spawn(
         runtime.handle(),
         SessionOptions::new(format!("mqtt://127.0.0.1:{port}").parse().expect("url")),
@@ -482,21 +493,98 @@ fn flood_part() {
     let m = model.lock();
     let c = m.store.counters();
     println!(
-        "| {secs} s flood, store budget {budget_mib} MiB | peak RSS {} MiB (baseline {} MiB) | {} received, {} stored ({} MiB), {} evicted | store within budget: {} |",
+        "| {secs} s flood through {}, budget {budget_mib} MiB | peak RSS {} MiB (baseline {} MiB) | {} received, {} stored ({} MiB), mesh ~{} MiB, {} evicted | model within budget: {}; peak RSS within budget: {} |",
+        if external {
+            "mosquitto"
+        } else {
+            "the embedded broker, in this process"
+        },
         status_kib("VmHWM:") / 1024,
         baseline_kib / 1024,
         m.messages_total,
         c.stored_messages,
         c.stored_bytes / 1024 / 1024,
+        m.mesh_bytes_estimate() / 1024 / 1024,
         c.evicted_messages,
-        c.stored_bytes <= budget_mib * 1024 * 1024
+        m.memory_bytes() <= budget_mib * 1024 * 1024,
+        status_kib("VmHWM:") * 1024 <= (budget_mib * 1024 * 1024) as u64,
     );
     drop(m);
-    runtime.block_on(broker.shutdown());
+    if let Some(broker) = broker {
+        runtime.block_on(broker.shutdown());
+    }
+    if let Some(child) = &mut mosquitto {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// The flood through each broker, each in its own child process (its peak RSS its own).
+fn flood_part() {
+    let mut brokers = vec!["embedded"];
+    if which("mosquitto").is_some() {
+        brokers.insert(0, "mosquitto");
+    }
+    for broker in brokers {
+        let status = std::process::Command::new(std::env::current_exe().expect("this bench"))
+            .env("MESHSCOPE_MEMORY_PART", "flood-child")
+            .env("MESHSCOPE_FLOOD_BROKER", broker)
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "the {broker} flood failed"
+        );
+    }
+}
+
+fn which(binary: &str) -> Option<String> {
+    ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin"]
+        .iter()
+        .map(|dir| format!("{dir}/{binary}"))
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+/// mosquitto on a free loopback port (no persistence), as `benches/ingest_flood.rs` runs it.
+fn start_mosquitto() -> Option<(std::process::Child, u16)> {
+    let binary = which("mosquitto")?;
+    let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .ok()?;
+    let dir = std::env::temp_dir().join(format!("meshscope-memory-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+    )
+    .ok()?;
+    let child = std::process::Command::new(binary)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return Some((child, port));
+        }
+        // Polling a port that is not open yet: nothing to wait on.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }
 
 fn main() {
+    // As the app does first thing (`src/main.rs`).
+    meshscope::allocator::limit_arenas();
     let part = std::env::var("MESHSCOPE_MEMORY_PART").unwrap_or_default();
+    if part == "flood-child" {
+        flood_child();
+        return;
+    }
     if part == "open-child" {
         let path = PathBuf::from(std::env::var_os("MESHSCOPE_OPEN_PATH").expect("path"));
         let count = std::env::var("MESHSCOPE_OPEN_MESSAGES")

@@ -765,6 +765,8 @@ fn model_line(model: &Model) -> String {
 }
 
 fn main() {
+    // As the app does first thing (`src/main.rs`).
+    meshscope::allocator::limit_arenas();
     if cfg!(debug_assertions) {
         eprintln!("note: a debug build is 10-20x slower; run `cargo bench --bench view_frames`");
     }

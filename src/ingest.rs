@@ -11,7 +11,9 @@ use crate::protocol::SessionEvent;
 use crate::record::recorder::RecorderTap;
 
 /// Capacity of the session -> ingest channel. Full means backpressure on the socket, never a silent drop.
-pub const EVENT_CHANNEL_CAPACITY: usize = 65_536;
+/// Four batches: enough slack to keep ingest busy, and only ~4 MiB of small messages waiting
+/// outside the memory budget in a flood (65 536 held ~28 MiB there).
+pub const EVENT_CHANNEL_CAPACITY: usize = 8_192;
 
 /// Events applied under one lock; bounds how long a frame may wait for the model.
 const MAX_BATCH: usize = 2_048;

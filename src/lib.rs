@@ -1,5 +1,6 @@
 //! Meshscope: a native inspector for AI-agent meshes over MQTT 5 (library; `main.rs` is thin).
 
+pub mod allocator;
 pub mod app;
 pub mod broker;
 pub mod cli;

@@ -9,6 +9,7 @@ use meshscope::cli::{Cli, Command, GuiArgs};
 use meshscope::headless;
 
 fn main() -> ExitCode {
+    meshscope::allocator::limit_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -117,11 +117,16 @@ impl Model {
 /// What the process needs beside the model, kept out of the budget so that the RSS stays
 /// within it: code, thread stacks, the player's read buffer, a batch of messages in flight
 /// (measured with `benches/memory.rs`: peak RSS 9-11 MiB above the model's heap while opening
-/// a recording headless). A quarter of a small budget at most.
+/// a recording headless), and under a flood the session's queue and the allocator's slack
+/// (~40 MiB above the model at a 512 MiB budget, `MESHSCOPE_FLOOD_BUDGET_MIB=512`).
+/// A twelfth of the budget, 16 MiB at least, a quarter of a small budget at most.
 const PROCESS_HEADROOM_BYTES: usize = 16 << 20;
+const PROCESS_HEADROOM_SHARE_DIVISOR: usize = 12;
 
 fn process_headroom(budget_bytes: usize) -> usize {
-    PROCESS_HEADROOM_BYTES.min(budget_bytes / 4)
+    PROCESS_HEADROOM_BYTES
+        .max(budget_bytes / PROCESS_HEADROOM_SHARE_DIVISOR)
+        .min(budget_bytes / 4)
 }
 
 /// Share of the budget the traces may take at most: `max_bytes / TRACE_SHARE_DIVISOR`.
