@@ -541,6 +541,8 @@ const FLOOD_STORE_BYTES: usize = 32 * 1024 * 1024;
 /// Catching up after the flood may take this long at most, and never stall this long.
 const CATCH_UP_LIMIT: Duration = Duration::from_secs(600);
 const STALL_LIMIT: Duration = Duration::from_secs(30);
+/// The marker after the flood is sent again this often until it arrives.
+const MARKER_EVERY: Duration = Duration::from_secs(1);
 /// Bytes of each flood message's payload.
 const FLOOD_PAYLOAD_BYTES: usize = 200;
 
@@ -661,26 +663,31 @@ fn flood_child() {
         let flood_took = started.elapsed();
         drop(socket);
 
-        // Caught up: a marker published after the flood arrives behind everything queued.
+        // Caught up: a marker published after the flood arrives behind everything queued. A
+        // broker may shed what a slow subscriber cannot take (mosquitto does, the marker too),
+        // so the marker goes out again every second until it arrives; the backlog drains at
+        // ingest's pace (a debug build on a busy machine is slow), so wait as long as messages
+        // keep arriving and call it stalled after 30 s without one.
         let marker = format!("flood/{}/after", std::process::id());
         let mut cursor = observer.model.lock().store.next_seq();
-        marker_client
-            .publish(&marker, "after", QoS::AtLeastOnce, false, None)
-            .await;
         let ended = Instant::now();
-        // The backlog drains at ingest's pace (a debug build on a busy machine is slow): wait as
-        // long as messages keep arriving, and call it stalled after 30 s without one.
         let mut caught_up = false;
+        let mut markers_sent = 0u64;
         let mut total_seen = observer.model.lock().messages_total;
-        while !caught_up && ended.elapsed() < CATCH_UP_LIMIT {
+        let mut quiet_since = Instant::now();
+        while !caught_up && ended.elapsed() < CATCH_UP_LIMIT && quiet_since.elapsed() < STALL_LIMIT {
+            marker_client
+                .publish(&marker, "after", QoS::AtLeastOnce, false, None)
+                .await;
+            markers_sent += 1;
             caught_up = observer
-                .wait_for(STALL_LIMIT, |m| stored_since(m, &mut cursor, &marker))
+                .wait_for(MARKER_EVERY, |m| stored_since(m, &mut cursor, &marker))
                 .await;
             let total_now = observer.model.lock().messages_total;
-            if !caught_up && total_now == total_seen {
-                break;
+            if total_now != total_seen {
+                total_seen = total_now;
+                quiet_since = Instant::now();
             }
-            total_seen = total_now;
         }
         let catch_up = ended.elapsed();
         marker_client.disconnect().await;
@@ -701,14 +708,15 @@ fn flood_child() {
 
         let model = observer.model.lock();
         let counters = model.store.counters();
-        let received = model.messages_total - total_before - 1; // minus the marker
+        // (The markers are counted too: at most a few dozen.)
+        let received = model.messages_total - total_before;
         let lost_at_broker = published.saturating_sub(received);
         let state = model.session.current().cloned();
         let reconnects = model.session.gaps().len();
         println!(
             "flood: {published} messages of {FLOOD_PAYLOAD_BYTES} B in {:.1} s ({:.0} msg/s offered); \
              received {received} ({:.0} msg/s over flood + catch-up), lost at the broker {lost_at_broker}; \
-             caught up {} ms after the flood; store budget {} MiB: peak stored {:.1} MiB, now {} messages \
+             caught up {} ms after the flood ({markers_sent} markers sent); store budget {} MiB: peak stored {:.1} MiB, now {} messages \
              ({:.1} MiB), evicted {} ({:.1} MiB), refused {}; dropped in Meshscope {}; \
              longest model lock wait {} ms; RSS at start {} MiB, sampled max {} MiB, VmHWM {} MiB \
              (growth {} MiB; {} MiB of it in the flood's second half); reconnects {reconnects}",
