@@ -16,14 +16,20 @@ unsafe extern "C" {
     fn mallopt(param: i32, value: i32) -> i32;
 }
 
-/// Limits glibc's arenas to [`MALLOC_ARENAS`]; call first thing in `main`, before threads
-/// start. A no-op elsewhere. Returns whether the setting took.
+/// Limits glibc's arenas to [`MALLOC_ARENAS`], or to `MESHSCOPE_MALLOC_ARENAS` when set (a
+/// number, or `default` for glibc's own choice); call first thing in `main`, before threads
+/// start. A no-op elsewhere. Returns whether a limit was set.
 pub fn limit_arenas() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         const M_ARENA_MAX: i32 = -8;
+        let arenas = match std::env::var("MESHSCOPE_MALLOC_ARENAS") {
+            Ok(v) if v.trim() == "default" => return false,
+            Ok(v) => v.trim().parse().unwrap_or(MALLOC_ARENAS),
+            Err(_) => MALLOC_ARENAS,
+        };
         // SAFETY: mallopt only changes allocator parameters; a value it does not take is refused.
-        unsafe { mallopt(M_ARENA_MAX, MALLOC_ARENAS) == 1 }
+        unsafe { mallopt(M_ARENA_MAX, arenas) == 1 }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {

@@ -1112,6 +1112,14 @@ impl Mesh {
     }
 
     /// Call-graph edges (caller → callee), sorted by dialect, caller, callee.
+    /// One caller → callee edge of a dialect, without sorting them all.
+    pub fn edge(&self, dialect: Dialect, caller: &str, callee: &str) -> Option<&EdgeRow> {
+        self.stats
+            .edges()
+            .iter()
+            .find(|r| r.dialect == dialect && &*r.caller == caller && &*r.callee == callee)
+    }
+
     pub fn edges(&self) -> Vec<&EdgeRow> {
         let mut edges: Vec<&EdgeRow> = self.stats.edges().iter().collect();
         edges.sort_by(|a, b| {

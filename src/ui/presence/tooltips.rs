@@ -106,8 +106,8 @@ pub(super) fn node_menu_ui(
     }
 }
 
-/// The hovered edge's p95 latency, looked up once per edge and scene (the model's edge list is
-/// sorted on every call: too slow for every frame the pointer rests on an edge).
+/// The hovered edge's p95 latency, looked up once per edge and scene (a scan of the model's
+/// edges, not every frame the pointer rests on it).
 pub(super) fn hovered_edge_p95(
     model: &Model,
     state: &mut PresenceViewState,
@@ -127,9 +127,7 @@ pub(super) fn hovered_edge_p95(
     let edge = state.scene.edges.get(e.first_edge as usize)?;
     let p95 = model
         .mesh
-        .edges()
-        .into_iter()
-        .find(|r| r.dialect == edge.dialect && r.caller == edge.caller && r.callee == edge.callee)
+        .edge(edge.dialect, &edge.caller, &edge.callee)
         .and_then(|r| r.p95_micros());
     state.map.edge_p95 = Some((key, p95));
     p95
