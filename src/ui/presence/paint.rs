@@ -317,7 +317,7 @@ pub(super) fn node_ui(
     }
     if folded_tools > 0 {
         let text = format!("+{folded_tools}");
-        let font = FontId::proportional(10.0 * ink.clamp(0.8, 1.2));
+        let font = FontId::proportional(label_size(10.0 * ink.clamp(0.8, 1.2)));
         let at = pos + vec2(r * 0.8, r * 0.8);
         let galley = painter.layout_no_wrap(text, font, Theme::MAP_BADGE_TEXT);
         let pill = Rect::from_center_size(at, galley.size() + vec2(8.0, 2.0));
@@ -329,7 +329,7 @@ pub(super) fn node_ui(
         );
     }
     if badge && node.kind != NodeKind::Endpoint {
-        let font = FontId::proportional(9.0 * ink.clamp(0.9, 1.2));
+        let font = FontId::proportional(label_size(9.0 * ink.clamp(0.9, 1.2)));
         let galley = painter.layout_no_wrap(
             dialect_badge(node.dialect).to_owned(),
             font,
@@ -421,7 +421,7 @@ pub(super) fn label_ui(
     alpha: f32,
 ) {
     let r = node_radius(node.kind) * ink;
-    let name_font = FontId::proportional(12.5 * ink.clamp(0.85, 1.15));
+    let name_font = FontId::proportional(label_size(12.5 * ink.clamp(0.85, 1.15)));
     let name = painter.layout_no_wrap(
         truncate_label(&node.label),
         name_font,
@@ -444,7 +444,7 @@ pub(super) fn label_ui(
         };
         let line = painter.layout_no_wrap(
             status_line(node, now_nanos),
-            FontId::proportional(10.5 * ink.clamp(0.9, 1.1)),
+            FontId::proportional(label_size(10.5 * ink.clamp(0.9, 1.1))),
             with_alpha(color, alpha.max(0.7)),
         );
         let line_rect = Rect::from_min_size(pos2(pos.x - line.size().x / 2.0, top), line.size());
@@ -476,4 +476,10 @@ pub(super) fn hint_ui(painter: &egui::Painter, rect: Rect, state: &PresenceViewS
         FontId::proportional(11.0),
         Theme::TEXT_MUTED,
     );
+}
+
+/// Label sizes in half-point steps: the map's zoom changes `ink` continuously, and every new
+/// size means new glyphs rasterized into the font atlas and new text layouts (a 1-3 ms frame).
+fn label_size(points: f32) -> f32 {
+    (points * 2.0).round() / 2.0
 }
