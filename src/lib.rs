@@ -3,6 +3,7 @@
 pub mod allocator;
 pub mod app;
 pub mod broker;
+pub mod civil;
 pub mod cli;
 pub mod composer;
 pub mod demo;

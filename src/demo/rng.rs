@@ -157,7 +157,7 @@ pub fn wall_clock_millis() -> u64 {
 
 /// `2026-11-23T09:11:16.280Z` (JavaScript `Date.toISOString()`).
 pub fn iso_millis(unix_millis: u64) -> String {
-    let (date, seconds_of_day) = civil(unix_millis / 1000);
+    let (date, seconds_of_day) = crate::civil::date_and_second_of_day(unix_millis / 1000);
     format!(
         "{date}T{:02}:{:02}:{:02}.{:03}Z",
         seconds_of_day / 3600,
@@ -169,7 +169,7 @@ pub fn iso_millis(unix_millis: u64) -> String {
 
 /// `2026-11-23T09:11:16.326703+00:00` (Python `datetime.isoformat()` in UTC).
 pub fn iso_micros(unix_micros: u64) -> String {
-    let (date, seconds_of_day) = civil(unix_micros / 1_000_000);
+    let (date, seconds_of_day) = crate::civil::date_and_second_of_day(unix_micros / 1_000_000);
     format!(
         "{date}T{:02}:{:02}:{:02}.{:06}+00:00",
         seconds_of_day / 3600,
@@ -185,27 +185,6 @@ pub fn iso_now_millis() -> String {
 
 pub fn iso_now_micros() -> String {
     iso_micros(wall_clock_micros())
-}
-
-/// (`YYYY-MM-DD`, seconds into the day) for Unix seconds (Howard Hinnant's days-to-civil).
-fn civil(unix_seconds: u64) -> (String, u64) {
-    let days = (unix_seconds / 86_400) as i64;
-    let seconds_of_day = unix_seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (format!("{year:04}-{month:02}-{day:02}"), seconds_of_day)
 }
 
 #[cfg(test)]

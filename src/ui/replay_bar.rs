@@ -133,18 +133,8 @@ pub struct RecordingMenuContext<'a> {
 /// `2026-11-23T08:31:14Z` → `20261123-083114`, for file names.
 pub fn file_stamp_utc(at_nanos: u64) -> String {
     let secs = at_nanos / 1_000_000_000;
-    let days = (secs / 86_400) as i64;
+    let (year, month, day) = crate::civil::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
         rem / 3600,
