@@ -137,37 +137,9 @@ fn build_model() -> (Model, u64) {
     (model, now)
 }
 
-/// `struct timespec` on 64-bit Linux.
-#[cfg(target_os = "linux")]
-#[repr(C)]
-struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-#[cfg(target_os = "linux")]
-unsafe extern "C" {
-    fn clock_gettime(clock_id: i32, tp: *mut Timespec) -> i32;
-}
-
-/// CPU time this thread has run, in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`; `schedstat` only
-/// moves in scheduler ticks); `None` where it is not available.
-#[cfg(target_os = "linux")]
-fn thread_cpu_nanos() -> Option<u64> {
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut t = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; the call only writes into it.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    (rc == 0).then(|| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_cpu_nanos() -> Option<u64> {
-    None
-}
+#[path = "support/clock.rs"]
+mod clock;
+use clock::thread_cpu_nanos;
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {

@@ -29,46 +29,9 @@ const FRAMES: usize = 120;
 const FRAME_NANOS: u64 = 16_666_667;
 const BUDGET_MS: f64 = 4.0;
 
-/// `struct timespec` on 64-bit Linux.
-#[cfg(target_os = "linux")]
-#[repr(C)]
-struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-#[cfg(target_os = "linux")]
-unsafe extern "C" {
-    fn clock_gettime(clock_id: i32, tp: *mut Timespec) -> i32;
-}
-
-/// CPU time of this thread (other processes on the machine do not count); wall time elsewhere.
-#[cfg(target_os = "linux")]
-fn cpu_now() -> Duration {
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut t = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; the call only writes into it.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    if rc == 0 {
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    } else {
-        wall_now()
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cpu_now() -> Duration {
-    wall_now()
-}
-
-fn wall_now() -> Duration {
-    use std::sync::OnceLock;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
-}
+#[path = "support/clock.rs"]
+mod clock;
+use clock::cpu_now;
 
 struct Rng(u64);
 

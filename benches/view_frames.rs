@@ -54,69 +54,9 @@ const BUDGET_MS: f64 = 4.0;
 const LIVE_MESSAGES_PER_FRAME: usize = 2_000;
 const SCREEN: Rect = Rect::from_min_max(Pos2::ZERO, pos2(1600.0, 1000.0));
 
-/// `struct timespec` on 64-bit Linux.
-#[cfg(target_os = "linux")]
-#[repr(C)]
-struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-#[cfg(target_os = "linux")]
-unsafe extern "C" {
-    fn clock_gettime(clock_id: i32, tp: *mut Timespec) -> i32;
-}
-
-/// CPU time of this thread (other processes on the machine do not count); wall time elsewhere.
-#[cfg(target_os = "linux")]
-fn cpu_now() -> Duration {
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut t = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; the call only writes into it.
-    let rc = unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    if rc == 0 {
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    } else {
-        wall_now()
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn cpu_now() -> Duration {
-    wall_now()
-}
-
-/// `CLOCK_MONOTONIC`, the clock `perf record -k CLOCK_MONOTONIC` stamps samples with: printed
-/// beside a frame over budget (with `VIEW_FRAMES_MONOTONIC=1`) to find its samples in a profile.
-#[cfg(target_os = "linux")]
-fn monotonic_nanos() -> u64 {
-    const CLOCK_MONOTONIC: i32 = 1;
-    let mut t = Timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec; the call only writes into it.
-    let rc = unsafe { clock_gettime(CLOCK_MONOTONIC, &mut t) };
-    if rc == 0 {
-        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-    } else {
-        0
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn monotonic_nanos() -> u64 {
-    0
-}
-
-fn wall_now() -> Duration {
-    use std::sync::OnceLock;
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed()
-}
+#[path = "support/clock.rs"]
+mod clock;
+use clock::{cpu_now, monotonic_nanos};
 
 struct Rng(u64);
 
