@@ -406,6 +406,49 @@ fn still_open(trace: &Trace, observed_to_nanos: u64, keep_open_nanos: u64) -> bo
     }
 }
 
+/// Hand-made records for the nesting and row tests.
+#[cfg(test)]
+pub(super) mod test_records {
+    use super::{NO_NAME, NO_TRACE, NameId, TraceRecord};
+    use crate::model::mesh::Outcome;
+    use crate::protocol::Dialect;
+
+    pub const MS: u64 = 1_000_000;
+    pub const ORCH: NameId = 1;
+    pub const PLANNER: NameId = 2;
+    pub const ECHO: NameId = 3;
+    pub const TOOL: NameId = 4;
+
+    /// A record with names 0.. as given; `end_ms` None = pending.
+    pub fn rec(
+        trace_id: u64,
+        caller: NameId,
+        callee: NameId,
+        start_ms: u64,
+        end_ms: Option<u64>,
+    ) -> TraceRecord {
+        TraceRecord {
+            trace_id,
+            dialect: Dialect::EmqxA2a,
+            outcome: if end_ms.is_some() {
+                Outcome::Ok
+            } else {
+                Outcome::Pending
+            },
+            caller,
+            callee,
+            responder: NO_NAME,
+            operation: 0,
+            start_nanos: start_ms * MS,
+            end_nanos: end_ms.map(|e| e * MS),
+            late_response_nanos: None,
+            latency_micros: end_ms.map(|e| (e - start_ms) * 1_000),
+            partials: 0,
+            wire_parent: NO_TRACE,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

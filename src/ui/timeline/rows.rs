@@ -402,44 +402,8 @@ pub fn group_label(names: &Names, name: NameId) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use super::super::records::test_records::*;
     use super::*;
-    use crate::ui::timeline::records::NO_TRACE;
-
-    const MS: u64 = 1_000_000;
-
-    /// Records with names 0.. as given; `end` None = pending.
-    fn rec(
-        trace_id: u64,
-        caller: NameId,
-        callee: NameId,
-        start_ms: u64,
-        end_ms: Option<u64>,
-    ) -> TraceRecord {
-        TraceRecord {
-            trace_id,
-            dialect: Dialect::EmqxA2a,
-            outcome: if end_ms.is_some() {
-                Outcome::Ok
-            } else {
-                Outcome::Pending
-            },
-            caller,
-            callee,
-            responder: NO_NAME,
-            operation: 0,
-            start_nanos: start_ms * MS,
-            end_nanos: end_ms.map(|e| e * MS),
-            late_response_nanos: None,
-            latency_micros: end_ms.map(|e| (e - start_ms) * 1_000),
-            partials: 0,
-            wire_parent: NO_TRACE,
-        }
-    }
-
-    const ORCH: NameId = 1;
-    const PLANNER: NameId = 2;
-    const ECHO: NameId = 3;
-    const TOOL: NameId = 4;
 
     #[test]
     fn tree_rows_put_children_under_parents_and_fold() {
