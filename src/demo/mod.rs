@@ -17,7 +17,7 @@ mod emqx_mcp;
 mod link;
 mod openmas;
 mod plain;
-mod rng;
+pub(crate) mod rng;
 mod wire;
 
 use std::collections::HashMap;

@@ -30,15 +30,16 @@ use crate::model::{MeshConfig, Model, ModelConfig, StoreLimits};
 
 const SECOND_NANOS: u64 = 1_000_000_000;
 
-/// xorshift64*: the fuzzer's own seeded generator (no new crates).
-struct Rng(u64);
+/// The fuzzer's seeded choices, drawn from the crate's generator (the demo's).
+struct Rng(crate::demo::rng::Rng);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(crate::demo::rng::Rng::new(seed))
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.next_u64()
     }
 
     fn below(&mut self, n: usize) -> usize {
@@ -557,7 +558,7 @@ fn run(seed: u64, iterations: u64, duration: Option<Duration>) -> Findings {
     );
     let config = fuzz_model_config();
     let mut model = Model::new(config.clone());
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let mut now = 1_800_000_000 * SECOND_NANOS;
     let mut findings = Findings::default();
     let until = duration.map(|d| Instant::now() + d);
