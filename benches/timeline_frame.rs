@@ -32,65 +32,14 @@ const BUDGET_MS: f64 = 4.0;
 #[path = "support/clock.rs"]
 mod clock;
 use clock::cpu_now;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn request(at: u64, id: u64, source: &str, target: &str, method: &str) -> (u64, RawMessage) {
-    let payload = format!(
-        r#"{{"id":"req-{id}","source":"{source}","target":"{target}","method":"{method}","params":{{"a":{id},"b":7,"note":"benchmark request"}},"timestamp":{}}}"#,
-        at / MS
-    );
-    (
-        at,
-        RawMessage::new(
-            at,
-            &format!("openmas/{target}/request/{method}"),
-            payload.into_bytes(),
-        ),
-    )
-}
-
-fn response(at: u64, id: u64, source: &str, target: &str, failed: bool) -> (u64, RawMessage) {
-    let body = if failed {
-        r#""error":{"code":500,"message":"handler raised","details":"RuntimeError"}"#.to_owned()
-    } else {
-        format!(r#""result":{{"value":{id},"ok":true}}"#)
-    };
-    let payload = format!(
-        r#"{{"id":"req-{id}","source":"{target}","target":"{source}",{body},"timestamp":{}}}"#,
-        at / MS
-    );
-    (
-        at,
-        RawMessage::new(
-            at,
-            &format!("openmas/{source}/response/req-{id}"),
-            payload.into_bytes(),
-        ),
-    )
-}
+#[path = "support/openmas.rs"]
+mod openmas;
+use openmas::{Rng, request, response};
 
 /// ~200 000 messages making 100 000 traces; returns the model and the time of the last message.
 fn build_model() -> (Model, u64) {
     let mut rng = Rng(0x7469_6d65_6c69_6e65);
-    let mut events: Vec<(u64, RawMessage)> = Vec::with_capacity(TRACES * 2);
+    let mut events: Vec<RawMessage> = Vec::with_capacity(TRACES * 2);
     let mut id = 0u64;
     let gap = DURATION / TRACES as u64 * 6 / 5;
     let mut at = T0;
@@ -124,10 +73,10 @@ fn build_model() -> (Model, u64) {
             events.push(response(end, parent, &caller, &service, roll < 45));
         }
     }
-    events.sort_by_key(|(t, _)| *t);
+    events.sort_by_key(|raw| raw.received_at_nanos);
     let mut model = Model::new(ModelConfig::default());
-    let last = events.last().map(|(t, _)| *t).unwrap_or(T0);
-    for (_, raw) in events {
+    let last = events.last().map_or(T0, |raw| raw.received_at_nanos);
+    for raw in events {
         model.apply_message(raw);
     }
     model.tick(last);
@@ -475,9 +424,9 @@ fn main() {
             for _ in 0..3 {
                 let caller = format!("agent-{:04}", rng.below(CALLERS));
                 let service = format!("svc-{:02}", rng.below(SERVICES));
-                let (_, req) = request(now - 40 * MS, next_id, &caller, &service, "op_1");
+                let req = request(now - 40 * MS, next_id, &caller, &service, "op_1");
                 model.apply_message(req);
-                let (_, resp) = response(now - MS, next_id, &caller, &service, rng.below(20) == 0);
+                let resp = response(now - MS, next_id, &caller, &service, rng.below(20) == 0);
                 model.apply_message(resp);
                 next_id += 1;
             }

@@ -57,25 +57,9 @@ const SCREEN: Rect = Rect::from_min_max(Pos2::ZERO, pos2(1600.0, 1000.0));
 #[path = "support/clock.rs"]
 mod clock;
 use clock::{cpu_now, monotonic_nanos};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+#[path = "support/openmas.rs"]
+mod openmas;
+use openmas::{Rng, request, response};
 
 // ---- the recording ------------------------------------------------------------------------
 
@@ -147,39 +131,6 @@ fn a2a_card(i: usize, at: u64) -> RawMessage {
             ],
             ..Properties::default()
         })),
-    )
-}
-
-fn request(at: u64, id: u64, source: &str, target: &str, method: &str) -> RawMessage {
-    message(
-        at,
-        &format!("openmas/{target}/request/{method}"),
-        format!(
-            r#"{{"id":"req-{id}","source":"{source}","target":"{target}","method":"{method}","params":{{"a":{id},"b":7,"note":"benchmark request"}},"timestamp":{}}}"#,
-            at / MS
-        ),
-        0,
-        false,
-        None,
-    )
-}
-
-fn response(at: u64, id: u64, source: &str, target: &str, failed: bool) -> RawMessage {
-    let body = if failed {
-        r#""error":{"code":500,"message":"handler raised","details":"RuntimeError"}"#.to_owned()
-    } else {
-        format!(r#""result":{{"value":{id},"ok":true}}"#)
-    };
-    message(
-        at,
-        &format!("openmas/{source}/response/req-{id}"),
-        format!(
-            r#"{{"id":"req-{id}","source":"{target}","target":"{source}",{body},"timestamp":{}}}"#,
-            at / MS
-        ),
-        0,
-        false,
-        None,
     )
 }
 
