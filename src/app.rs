@@ -238,7 +238,13 @@ impl MeshscopeApp {
     fn apply(&mut self, action: Action, ctx: &egui::Context) {
         match action {
             Action::OpenConnectionDialog => {
-                let draft = self.dialog.draft.clone();
+                let mut draft = self.dialog.draft.clone();
+                // Connected from the command line: start from that broker.
+                if draft.broker_url.trim().is_empty()
+                    && let Some(state) = self.model.lock().session.current()
+                {
+                    draft.broker_url = state.broker().to_owned();
+                }
                 self.dialog.open_with(draft);
             }
             Action::Connect { profile, password } => {
@@ -400,6 +406,12 @@ impl MeshscopeApp {
                 }
             });
         }
+        self.dialog.connection_problem = match self.model.lock().session.current() {
+            Some(crate::protocol::ConnectionState::Disconnected { broker, reason, .. }) => {
+                Some((broker.clone(), reason.clone()))
+            }
+            _ => None,
+        };
         connection_dialog_ui(ui, &mut self.dialog, &self.settings.profiles, &mut actions);
         self.save_window_ui(ui);
         self.shortcuts_window_ui(ui);

@@ -43,6 +43,18 @@ pub enum ConnectionState {
     },
 }
 
+impl ConnectionState {
+    /// The broker this state is about (as its URL).
+    pub fn broker(&self) -> &str {
+        match self {
+            ConnectionState::Connecting { broker, .. }
+            | ConnectionState::Connected { broker, .. }
+            | ConnectionState::Disconnected { broker, .. }
+            | ConnectionState::Stopped { broker, .. } => broker,
+        }
+    }
+}
+
 /// What the MQTT session hands to ingest, in order, through one bounded channel.
 #[derive(Debug, Clone)]
 pub enum SessionEvent {

@@ -25,6 +25,10 @@ pub struct ConnectionDialogState {
     pub password: String,
     /// Set by the app when a connect attempt could not start (bad URL, missing file, ...).
     pub error: Option<String>,
+    /// Why the session's last attempt failed (broker URL, reason in words, e.g. a certificate
+    /// problem with the presented certificate's subject and validity); the app sets it each
+    /// frame from the session state, `None` while connected or connecting.
+    pub connection_problem: Option<(String, String)>,
     pub keyring: KeyringState,
 }
 
@@ -38,6 +42,7 @@ impl fmt::Debug for ConnectionDialogState {
                 &(!self.password.is_empty()).then_some("<redacted>"),
             )
             .field("error", &self.error)
+            .field("connection_problem", &self.connection_problem)
             .field("keyring", &self.keyring)
             .finish()
     }
@@ -252,6 +257,17 @@ fn dialog_body_ui(
     if let Some(error) = &state.error {
         ui.add_space(4.0);
         ui.label(RichText::new(error).color(Theme::TEXT_ERROR));
+    }
+    if let Some((broker, reason)) = &state.connection_problem {
+        ui.add_space(4.0);
+        ui.add(
+            egui::Label::new(
+                RichText::new(format!("Could not connect to {broker}: {reason}"))
+                    .color(Theme::TEXT_ERROR),
+            )
+            .wrap()
+            .selectable(true),
+        );
     }
     ui.add_space(6.0);
     ui.horizontal(|ui| {

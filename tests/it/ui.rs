@@ -33,6 +33,38 @@ fn dialog_harness(profiles: Vec<Profile>) -> Harness<'static, DialogHarness> {
 }
 
 #[test]
+fn connection_dialog_explains_why_the_last_attempt_failed() {
+    let mut harness = dialog_harness(Vec::new());
+    harness.run();
+    assert!(
+        harness
+            .query_by_label_contains("Could not connect")
+            .is_none()
+    );
+    let reason = "the server's certificate for 127.0.0.1 has expired: it was valid until 2020-01-01 00:00:00 UTC; presented certificate: subject \"CN=broker.lab\"";
+    harness.state_mut().dialog.connection_problem =
+        Some(("mqtts://127.0.0.1:8883".into(), reason.into()));
+    harness.run();
+    let shown = harness.query_by_label_contains("Could not connect to mqtts://127.0.0.1:8883");
+    assert!(shown.is_some(), "the dialog says which broker failed");
+    assert!(
+        harness
+            .query_by_label_contains("has expired: it was valid until 2020-01-01")
+            .is_some()
+            && harness.query_by_label_contains("CN=broker.lab").is_some(),
+        "the dialog explains the certificate problem with the presented certificate"
+    );
+    // Connected again: the explanation goes.
+    harness.state_mut().dialog.connection_problem = None;
+    harness.run();
+    assert!(
+        harness
+            .query_by_label_contains("Could not connect")
+            .is_none()
+    );
+}
+
+#[test]
 fn connection_dialog_connects_with_typed_fields_and_saves_no_password() {
     let mut harness = dialog_harness(Vec::new());
     harness.get_by_label("Broker URL").click();
