@@ -406,11 +406,16 @@ impl MeshscopeApp {
                 }
             });
         }
-        self.dialog.connection_problem = match self.model.lock().session.current() {
-            Some(crate::protocol::ConnectionState::Disconnected { broker, reason, .. }) => {
-                Some((broker.clone(), reason.clone()))
+        // Only while the dialog is open (it is the one reader).
+        self.dialog.connection_problem = if self.dialog.open {
+            match self.model.lock().session.current() {
+                Some(crate::protocol::ConnectionState::Disconnected { broker, reason, .. }) => {
+                    Some((broker.clone(), reason.clone()))
+                }
+                _ => None,
             }
-            _ => None,
+        } else {
+            None
         };
         connection_dialog_ui(ui, &mut self.dialog, &self.settings.profiles, &mut actions);
         self.save_window_ui(ui);
